@@ -1,0 +1,1 @@
+"""Benchmarks timing hwgen against named baselines in the same run."""

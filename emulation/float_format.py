@@ -1,0 +1,284 @@
+"""Parametric low-precision floating-point formats (fp8, fp6, fp4, bf16, fp16, ...)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _float_codec
+from ._arrays import as_codes, as_numeric, code_dtype
+from .errors import FormatError
+
+__all__ = ["FloatFormat"]
+
+_SPECIALS = ("ieee", "fn", "fnuz", "none")
+_OVERFLOW_POLICIES = ("default", "saturate", "nan", "inf")
+_ROUNDING_MODES = ("nearest_even",)
+_DECODE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise FormatError(f"{name} must be an int in {lo}..{hi}; got {value!r}")
+
+
+def _check_choice(name: str, value, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise FormatError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+@dataclass(frozen=True)
+class FloatFormat:
+    """A sign-exponent-mantissa floating-point format.
+
+    Value of a normal code: ``(-1)**s * 2**(e - bias) * (1 + m / 2**man_bits)``;
+    exponent field 0 holds zero and (if enabled) subnormals
+    ``(-1)**s * 2**(1 - bias) * m / 2**man_bits``.
+
+    Parameters
+    ----------
+    name : str
+        Format name, ml_dtypes-style (``"float8_e4m3fn"``).
+    exp_bits : int
+        Exponent field width, 1..8.
+    man_bits : int
+        Mantissa field width excluding the implicit bit, 0..23.
+    bias : int
+        Exponent bias. Every value of the format must be a float32 normal or
+        subnormal, so that decoding to float32 is exact.
+    specials : {"ieee", "fn", "fnuz", "none"}
+        Special encodings. ``"ieee"``: the all-ones exponent holds ±Inf
+        (mantissa 0) and NaNs. ``"fn"``: no Inf; only ``S.1...1.1...1`` is NaN.
+        ``"fnuz"``: no Inf and no -0; the code ``1000...0`` is the only NaN.
+        ``"none"``: every code is a finite number.
+    subnormals : bool, default True
+        When False, magnitudes below ``min_normal`` encode as signed zero and
+        codes with a zero exponent field decode as signed zero (flush to zero).
+    overflow : {"default", "saturate", "nan", "inf"}, default "default"
+        What a value whose rounded magnitude exceeds ``max_finite`` becomes.
+        ``"default"`` matches ml_dtypes: Inf for ``"ieee"``, NaN for ``"fn"``
+        and ``"fnuz"``, saturate for ``"none"``. ``"saturate"`` gives
+        ±``max_finite`` for overflowing values *and* for ±Inf (the OCP/NVIDIA
+        "satfinite" convention). ``"nan"`` needs a NaN code, ``"inf"`` an Inf
+        code.
+    rounding : {"nearest_even"}, default "nearest_even"
+        Rounding mode, applied once to the exact input value.
+
+    Raises
+    ------
+    FormatError
+        If a field, or a combination of fields, is invalid; the message names
+        the field, the value and what is allowed.
+
+    Notes
+    -----
+    Encoding rounds the exact input value once, so float64 inputs are not
+    double-rounded through float32 as in ml_dtypes (``-431.99999999999994``
+    encodes in ``float8_e4m3fn`` as -416, not -448). An overflow is decided on
+    the rounded magnitude: in ``float8_e4m3fn``, 464 ties down to 448 while
+    anything above becomes NaN. NaN inputs encode as the format's NaN with the
+    input's sign (quiet NaN ``S.11..1.10..0`` for ``"ieee"``), and raise
+    :class:`FormatError` for formats without NaN. -0 is kept where the format
+    has it (not in ``"fnuz"``, where it encodes as +0).
+    """
+
+    name: str
+    exp_bits: int
+    man_bits: int
+    bias: int
+    specials: str
+    subnormals: bool = True
+    overflow: str = "default"
+    rounding: str = "nearest_even"
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise FormatError(f"name must be a non-empty str; got {self.name!r}")
+        _check_int("exp_bits", self.exp_bits, 1, 8)
+        _check_int("man_bits", self.man_bits, 0, 23)
+        _check_int("bias", self.bias, -(1 << 10), 1 << 10)
+        _check_choice("specials", self.specials, _SPECIALS)
+        if not isinstance(self.subnormals, bool):
+            raise FormatError(f"subnormals must be a bool; got {self.subnormals!r}")
+        _check_choice("overflow", self.overflow, _OVERFLOW_POLICIES)
+        _check_choice("rounding", self.rounding, _ROUNDING_MODES)
+        self._check_combination()
+
+    def _check_combination(self) -> None:
+        if self.specials == "ieee" and (self.man_bits < 1 or self.exp_bits < 2):
+            raise FormatError(
+                f"specials 'ieee' needs man_bits >= 1 and exp_bits >= 2 to hold Inf and NaN; "
+                f"got exp_bits={self.exp_bits}, man_bits={self.man_bits}"
+            )
+        if self.overflow == "inf" and self.inf_code is None:
+            raise FormatError(
+                f"overflow 'inf' needs a format with Inf (specials 'ieee'); got specials {self.specials!r}"
+            )
+        if self.overflow == "nan" and self.nan_code is None:
+            raise FormatError(
+                f"overflow 'nan' needs a format with NaN; got specials {self.specials!r}"
+            )
+        lo_bias = self._max_exponent_field() - 127
+        hi_bias = 127
+        if not lo_bias <= self.bias <= hi_bias:
+            raise FormatError(
+                f"bias {self.bias} puts values outside float32 range for exp_bits={self.exp_bits}, "
+                f"man_bits={self.man_bits}, specials={self.specials!r}; allowed: {lo_bias}..{hi_bias}"
+            )
+
+    def _max_exponent_field(self) -> int:
+        return self.max_code >> self.man_bits
+
+    @property
+    def width(self) -> int:
+        """Width of a code in bits: ``1 + exp_bits + man_bits``."""
+        return 1 + self.exp_bits + self.man_bits
+
+    @property
+    def code_dtype(self) -> np.dtype:
+        """Smallest unsigned NumPy dtype holding a code."""
+        return code_dtype(self.width)
+
+    @property
+    def sign_mask(self) -> int:
+        """The sign bit of a code."""
+        return 1 << (self.exp_bits + self.man_bits)
+
+    @property
+    def max_code(self) -> int:
+        """Positive code of ``max_finite``."""
+        all_ones = self.sign_mask - 1
+        if self.specials == "ieee":
+            return all_ones - (1 << self.man_bits)
+        if self.specials == "fn":
+            return all_ones - 1
+        return all_ones
+
+    @property
+    def nan_code(self) -> int | None:
+        """Positive NaN code produced by encode, or None if the format has no NaN."""
+        if self.specials == "ieee":
+            return self.sign_mask - (1 << (self.man_bits - 1))
+        if self.specials == "fn":
+            return self.sign_mask - 1
+        if self.specials == "fnuz":
+            return self.sign_mask
+        return None
+
+    @property
+    def inf_code(self) -> int | None:
+        """Code of +Inf, or None if the format has no Inf."""
+        if self.specials == "ieee":
+            return self.sign_mask - (1 << self.man_bits)
+        return None
+
+    @property
+    def max_finite(self) -> float:
+        """Largest finite value."""
+        return float(self._value_of(self.max_code))
+
+    @property
+    def min_normal(self) -> float:
+        """Smallest positive normal value, ``2**(1 - bias)``."""
+        return 2.0 ** (1 - self.bias)
+
+    @property
+    def min_subnormal(self) -> float:
+        """Smallest positive value: ``2**(1 - bias - man_bits)``, or ``min_normal`` without subnormals."""
+        return (
+            2.0 ** (1 - self.bias - self.man_bits)
+            if self.subnormals
+            else self.min_normal
+        )
+
+    @property
+    def resolved_overflow(self) -> str:
+        """The overflow policy with ``"default"`` replaced by the ml_dtypes behaviour."""
+        if self.overflow != "default":
+            return self.overflow
+        return {"ieee": "inf", "fn": "nan", "fnuz": "nan", "none": "saturate"}[
+            self.specials
+        ]
+
+    def _value_of(self, code: int) -> float:
+        e, m = code >> self.man_bits, code & ((1 << self.man_bits) - 1)
+        if e == 0:
+            return float(np.ldexp(float(m), 1 - self.bias - self.man_bits))
+        return float(
+            np.ldexp(float(m + (1 << self.man_bits)), e - self.bias - self.man_bits)
+        )
+
+    def encode(self, values) -> np.ndarray:
+        """Encode values as codes, rounding once to nearest, ties to even.
+
+        Parameters
+        ----------
+        values : array_like of float
+            float32 or float64 arrays, Python scalars or lists. float16 is
+            widened to float32 and integer inputs to float64 (exact below 2**53).
+
+        Returns
+        -------
+        numpy.ndarray of ``code_dtype``
+            Codes with the shape of ``values``.
+
+        Raises
+        ------
+        FormatError
+            If ``values`` is not numeric, is wider than float64, or holds NaN
+            while the format has no NaN.
+        """
+        arr = as_numeric(values)
+        if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+            raise FormatError(
+                f"values dtype {arr.dtype} not supported; allowed: float16, float32, float64, int"
+            )
+        if arr.dtype.kind != "f":
+            arr = arr.astype(np.float64)
+        elif arr.dtype == np.float16:
+            arr = arr.astype(np.float32)
+        if self.nan_code is None and np.isnan(arr).any():
+            raise FormatError(
+                f"NaN cannot be encoded in {self.name} (specials 'none'); allowed: non-NaN values"
+            )
+        # The float32 kernel needs spare mantissa bits below the format's; widen otherwise (exact).
+        if arr.dtype == np.float32 and self.man_bits >= 23:
+            arr = arr.astype(np.float64)
+        return _float_codec.encode(self, arr)
+
+    def decode(self, codes, dtype=np.float32) -> np.ndarray:
+        """Decode codes into exact float values.
+
+        Parameters
+        ----------
+        codes : array_like of int
+            Codes in ``[0, 2**width)``.
+        dtype : {numpy.float32, numpy.float64}, default numpy.float32
+            Output dtype; every value of a valid format is exact in both.
+
+        Returns
+        -------
+        numpy.ndarray of ``dtype``
+            NaN codes decode as the quiet NaN with the code's sign bit.
+
+        Raises
+        ------
+        FormatError
+            If ``codes`` is not an integer array, holds a code out of range, or
+            ``dtype`` is not float32/float64.
+        """
+        try:
+            dt = np.dtype(dtype)
+        except TypeError as exc:
+            raise FormatError(
+                f"dtype must be float32 or float64; got {dtype!r}"
+            ) from exc
+        if dt not in _DECODE_DTYPES:
+            raise FormatError(f"dtype must be float32 or float64; got {dt}")
+        return _float_codec.decode(self, as_codes(codes, self.width), dt)
+
+    def quantise(self, values, dtype=None) -> np.ndarray:
+        """Return ``decode(encode(values))``, by default in the input's float dtype (float64 for non-floats)."""
+        arr = as_numeric(values)
+        if dtype is None:
+            dtype = np.float32 if arr.dtype in (np.float16, np.float32) else np.float64
+        return self.decode(self.encode(arr), dtype=dtype)

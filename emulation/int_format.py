@@ -1,0 +1,216 @@
+"""Two's complement and unsigned integer formats (``int8``, ``int32``, accumulators)."""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._arrays import as_codes, as_numeric, code_dtype
+from .errors import FormatError
+
+__all__ = ["IntFormat"]
+
+_OVERFLOW_POLICIES = ("wrap", "saturate")
+_TWO64 = 2.0**64
+_TWO63 = 2.0**63
+
+
+@dataclass(frozen=True)
+class IntFormat:
+    """A fixed-width integer format.
+
+    Codes are the format's bit pattern read as an unsigned integer (two's
+    complement for signed formats), so ``int8`` encodes -1 as ``0xff``.
+
+    Parameters
+    ----------
+    name : str
+        Format name, e.g. ``"int8"``.
+    bits : int
+        Width in bits: 1..64 when signed, 1..63 when unsigned (decoded values
+        are int64).
+    signed : bool, default True
+        Two's complement when True, unsigned otherwise.
+    overflow : {"wrap", "saturate"}, default "wrap"
+        Policy for values outside ``[min_value, max_value]``: ``"wrap"`` reduces
+        them modulo ``2**bits`` (what a plain adder does), ``"saturate"`` clamps
+        them to the nearest end of the range.
+
+    Raises
+    ------
+    FormatError
+        If a field is invalid; the message names the field, the value and what
+        is allowed.
+
+    Notes
+    -----
+    Rounding: float inputs are rounded to the nearest integer, ties to even
+    (``2.5 -> 2``, ``-2.5 -> -2``, ``3.5 -> 4``), before the overflow policy is
+    applied. NaN and ±Inf have no integer code and raise :class:`FormatError`.
+    """
+
+    name: str
+    bits: int
+    signed: bool = True
+    overflow: str = "wrap"
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise FormatError(f"name must be a non-empty str; got {self.name!r}")
+        if not isinstance(self.signed, bool):
+            raise FormatError(f"signed must be a bool; got {self.signed!r}")
+        top = 64 if self.signed else 63
+        if (
+            isinstance(self.bits, bool)
+            or not isinstance(self.bits, int)
+            or not 1 <= self.bits <= top
+        ):
+            kind = "signed" if self.signed else "unsigned"
+            raise FormatError(
+                f"bits must be an int in 1..{top} for a {kind} format; got {self.bits!r}"
+            )
+        if self.overflow not in _OVERFLOW_POLICIES:
+            raise FormatError(
+                f"overflow must be one of {', '.join(_OVERFLOW_POLICIES)}; got {self.overflow!r}"
+            )
+
+    @property
+    def width(self) -> int:
+        """Width of a code in bits (equal to ``bits``)."""
+        return self.bits
+
+    @property
+    def min_value(self) -> int:
+        """Smallest representable value."""
+        return -(1 << (self.bits - 1)) if self.signed else 0
+
+    @property
+    def max_value(self) -> int:
+        """Largest representable value."""
+        return (1 << (self.bits - 1)) - 1 if self.signed else (1 << self.bits) - 1
+
+    @property
+    def code_dtype(self) -> np.dtype:
+        """Smallest unsigned NumPy dtype holding a code (uint8/16/32/64)."""
+        return code_dtype(self.bits)
+
+    def fit(self, values) -> np.ndarray:
+        """Reduce integer or float values into the format's range.
+
+        Parameters
+        ----------
+        values : array_like of int or float
+            Values to reduce, e.g. int64 results of accumulator arithmetic.
+            Floats are first rounded to nearest, ties to even.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+            Values in ``[min_value, max_value]``, wrapped or saturated per
+            ``overflow``.
+
+        Raises
+        ------
+        FormatError
+            If ``values`` is not numeric or contains NaN or ±Inf.
+        """
+        arr = as_numeric(values)
+        if arr.dtype.kind == "f":
+            return self._fit_float(arr)
+        if self.overflow == "saturate":
+            return self._saturate_int(arr)
+        return self._wrap_int64(
+            arr.astype(np.int64, copy=False)
+            if arr.dtype != np.uint64
+            else arr.view(np.int64)
+        )
+
+    def encode(self, values) -> np.ndarray:
+        """Encode values as codes (bit patterns read as unsigned integers).
+
+        Parameters
+        ----------
+        values : array_like of int or float
+            Any integer dtype, or floats which are rounded to nearest, ties to
+            even, first.
+
+        Returns
+        -------
+        numpy.ndarray of ``code_dtype``
+            Codes with the shape of ``values``.
+
+        Raises
+        ------
+        FormatError
+            If ``values`` is not numeric or contains NaN or ±Inf.
+        """
+        fitted = self.fit(values)
+        mask = np.uint64((1 << self.bits) - 1)
+        return (fitted.view(np.uint64) & mask).astype(self.code_dtype)
+
+    def decode(self, codes) -> np.ndarray:
+        """Decode codes into int64 values.
+
+        Parameters
+        ----------
+        codes : array_like of int
+            Codes in ``[0, 2**bits)``.
+
+        Returns
+        -------
+        numpy.ndarray of int64
+
+        Raises
+        ------
+        FormatError
+            If ``codes`` is not an integer array or holds a code out of range.
+        """
+        arr = as_codes(codes, self.bits)
+        if arr.dtype == np.uint64:
+            arr = arr.view(np.int64)
+        out = arr.astype(np.int64)
+        if self.signed and self.bits < 64:
+            half = np.int64(1 << (self.bits - 1))
+            out ^= half
+            out -= half
+        return out
+
+    def quantise(self, values) -> np.ndarray:
+        """Return ``decode(encode(values))``: the nearest representable values as int64."""
+        return self.fit(values)
+
+    def _wrap_int64(self, v: np.ndarray) -> np.ndarray:
+        # v is congruent (mod 2**64) to the true value; 2**bits divides 2**64 so reduce from there.
+        if self.bits == 64:
+            return v.astype(np.int64, copy=True)
+        out = v & np.int64((1 << self.bits) - 1)
+        if self.signed:
+            half = np.int64(1 << (self.bits - 1))
+            out ^= half
+            out -= half
+        return out
+
+    def _saturate_int(self, arr: np.ndarray) -> np.ndarray:
+        if arr.dtype == np.uint64:
+            # uint64 values above 2**63 do not fit int64: clamp before converting.
+            return np.minimum(arr, np.uint64(self.max_value)).astype(np.int64)
+        return np.clip(arr.astype(np.int64, copy=False), self.min_value, self.max_value)
+
+    def _fit_float(self, arr: np.ndarray) -> np.ndarray:
+        v = np.rint(arr.astype(np.float64, copy=False))
+        if not np.isfinite(v).all():
+            raise FormatError(
+                f"NaN or Inf cannot be encoded in integer format {self.name}; allowed: finite values"
+            )
+        if self.overflow == "saturate":
+            # Powers of two are exact in float64, unlike max_value for 64-bit formats.
+            hi = v >= float(self.max_value + 1)
+            lo = v < float(self.min_value)
+            safe = np.where(hi | lo, 0.0, v).astype(np.int64)
+            safe[hi] = self.max_value
+            safe[lo] = self.min_value
+            return safe
+        # fmod is exact; the shifts by 2**64 are exact because the operands are within a factor of two.
+        r = np.fmod(v, _TWO64)
+        r = np.where(r >= _TWO63, r - _TWO64, r)
+        r = np.where(r < -_TWO63, r + _TWO64, r)
+        return self._wrap_int64(r.astype(np.int64))

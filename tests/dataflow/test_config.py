@@ -1,0 +1,56 @@
+"""ArrayConfig validation and loading."""
+
+import json
+
+import pytest
+
+from hwgen.dataflow.config import ArrayConfig
+from hwgen.emulation.errors import ConfigError
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("rows", 0),
+        ("rows", 65),
+        ("cols", -1),
+        ("rows", 2.0),
+        ("rows", True),
+        ("dataflow", "os2"),
+        ("dtype", "int7x"),
+        ("acc", "int16"),
+        ("arch", "nope"),
+    ],
+)
+def test_bad_field_is_named_with_what_is_allowed(field, value):
+    with pytest.raises(ConfigError) as info:
+        ArrayConfig(**{field: value})
+    assert info.value.field == field
+    assert info.value.value == value
+    assert "allowed" in str(info.value)
+
+
+@pytest.mark.parametrize("dims", [(1, 1), (64, 64), (3, 17)])
+def test_sizes_1_to_64_are_accepted(dims):
+    cfg = ArrayConfig(rows=dims[0], cols=dims[1])
+    assert cfg.top_name == f"systolic_ws_{dims[0]}x{dims[1]}_int8_int32"
+
+
+def test_round_trip_through_json_and_toml(tmp_path):
+    cfg = ArrayConfig(rows=4, cols=6)
+    (tmp_path / "a.json").write_text(json.dumps(cfg.to_dict()))
+    (tmp_path / "a.toml").write_text("rows = 4\ncols = 6\n")
+    assert ArrayConfig.load(tmp_path / "a.json") == cfg
+    assert ArrayConfig.load(tmp_path / "a.toml") == cfg
+
+
+def test_unknown_key_and_bad_file_are_config_errors(tmp_path):
+    with pytest.raises(ConfigError, match="colums"):
+        ArrayConfig.from_dict({"colums": 3})
+    (tmp_path / "bad.toml").write_text("rows = = 3")
+    with pytest.raises(ConfigError, match="valid toml"):
+        ArrayConfig.load(tmp_path / "bad.toml")
+    with pytest.raises(ConfigError, match="readable"):
+        ArrayConfig.load(tmp_path / "missing.json")
+    with pytest.raises(ConfigError, match=r"\.toml or \.json"):
+        ArrayConfig.load(tmp_path / "cfg.yaml")

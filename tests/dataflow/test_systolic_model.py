@@ -1,0 +1,52 @@
+"""Tiling plan and golden model of the systolic array."""
+
+import numpy as np
+import pytest
+
+from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.systolic_model import gemm_cycles, latency, plan_gemm, tile_cycles, utilisation
+from hwgen.emulation import int32
+from hwgen.emulation.ops import matmul_int
+
+
+@pytest.mark.parametrize(
+    ("rows", "cols", "m", "k", "n"),
+    [
+        (8, 8, 16, 16, 16),
+        (8, 8, 13, 21, 11),
+        (3, 5, 1, 1, 1),
+        (4, 2, 7, 9, 5),
+        (1, 1, 2, 3, 4),
+    ],
+)
+def test_tiled_result_equals_whole_gemm(rows, cols, m, k, n):
+    rng = np.random.default_rng(m * k * n)
+    a = rng.integers(-128, 128, size=(m, k))
+    b = rng.integers(-128, 128, size=(k, n))
+    plan = plan_gemm(ArrayConfig(rows=rows, cols=cols), m, k, n)
+    assert len(plan.tiles) == -(-k // rows) * -(-n // cols)
+    assert np.array_equal(plan.assemble(plan.tile_outputs(a, b)), matmul_int(a, b, int32))
+
+
+def test_int32_wraps_like_the_hardware_adder():
+    a = np.full((1, 70000), 127)
+    b = np.full((70000, 1), 127)  # sum 1_129_030_000 fits int32; twice that wraps
+    b2 = np.full((140000, 1), 127)
+    a2 = np.full((1, 140000), 127)
+    assert matmul_int(a, b, int32)[0, 0] == 127 * 127 * 70000
+    assert matmul_int(a2, b2, int32)[0, 0] == 127 * 127 * 140000 - 2**32
+
+
+def test_cycle_formula():
+    cfg = ArrayConfig(rows=8, cols=4)
+    assert latency(cfg) == 11
+    assert tile_cycles(cfg, 5) == 8 + 5 + 11
+    plan = plan_gemm(cfg, 5, 17, 9)  # 3 K tiles x 3 N tiles
+    assert gemm_cycles(plan) == 9 * 24
+    assert utilisation(plan, gemm_cycles(plan)) == pytest.approx(5 * 17 * 9 / (32 * 216))
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True])
+def test_bad_gemm_dimension(bad):
+    with pytest.raises(ValueError, match="allowed"):
+        plan_gemm(ArrayConfig(), bad, 4, 4)
