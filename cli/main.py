@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from hwgen.emulation.errors import ConfigError
+from hwgen.sim.cocotb_runner import SimulationError
 
 __all__ = ["UsageError", "main"]
 
@@ -99,6 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(f"--{exc.field.replace('_', '-')} {exc.value}: not allowed; allowed: {exc.allowed}")
     except UsageError as exc:
         return _fail(str(exc))
+    except SimulationError as exc:
+        print(f"hwgen: simulation failed: {exc}", file=sys.stderr)
+        return 1
 
 
 def _fail(message: str) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.dataflow.config import ArrayConfig
 from hwgen.dataflow.systolic_model import GemmPlan, gemm_cycles, plan_gemm, utilisation
+from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 from hwgen.sim.systolic_vectors import act_beats, check_outputs, random_operands, weight_beats
 
@@ -111,7 +111,7 @@ class SystolicBench:
 @cocotb.test()
 async def systolic_regression(dut):
     """Run the GEMMs of the job file and write a JSON report beside it."""
-    job = json.loads(Path(os.environ[JOB_ENV]).read_text())
+    job = load_job()
     cfg = ArrayConfig.from_dict(job["config"])
     bench = SystolicBench(dut, cfg, job["valid_prob"], job["ready_prob"], job["seed"])
     await bench.reset()
