@@ -10,11 +10,12 @@ from importlib.metadata import version
 from pathlib import Path
 
 from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.os_array import OutputStationaryArray
 from hwgen.dataflow.systolic import SystolicArray
 from hwgen.rtl.verilog_readback import read_back
 from hwgen.rtl.verilog_writer import LINT_WAIVERS, GeneratedVerilog, generate_verilog
 
-__all__ = ["BuildResult", "build_design", "elaborate"]
+__all__ = ["BuildResult", "build_design", "elaborate", "make_array"]
 
 
 @dataclass(frozen=True)
@@ -28,9 +29,14 @@ class BuildResult:
     manifest_data: dict
 
 
+def make_array(cfg: ArrayConfig):
+    """The Amaranth component of the array ``cfg`` describes (its dataflow picks the class)."""
+    return OutputStationaryArray(cfg) if cfg.dataflow == "os" else SystolicArray(cfg)
+
+
 def elaborate(cfg: ArrayConfig) -> GeneratedVerilog:
     """Generate the Verilog of the design ``cfg`` describes."""
-    return generate_verilog(SystolicArray(cfg), cfg.top_name)
+    return generate_verilog(make_array(cfg), cfg.top_name)
 
 
 def build_design(cfg: ArrayConfig, out_dir: str | Path, extra_tools: dict[str, str] | None = None) -> BuildResult:

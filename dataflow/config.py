@@ -16,7 +16,7 @@ __all__ = ["ARCHS", "DATAFLOWS", "MAX_DIM", "ArrayConfig"]
 #: Architectures ``hwgen build --arch`` knows.
 ARCHS = ("systolic",)
 #: Dataflows of the systolic array.
-DATAFLOWS = ("ws",)
+DATAFLOWS = ("ws", "is", "os")
 #: Largest rows/cols: beyond it Verilator builds and wide stream payloads stop being practical.
 MAX_DIM = 64
 _DTYPES = ("int8",)
@@ -34,7 +34,8 @@ class ArrayConfig:
     cols : int
         PE columns (1..64): the output (N) dimension of one tile.
     dataflow : str
-        ``"ws"`` (weight-stationary).
+        ``"ws"`` (weight-stationary), ``"is"`` (input-stationary: the same datapath
+        with activations held in the PEs) or ``"os"`` (output-stationary).
     dtype : str
         Format name of activations and weights (``"int8"``).
     acc : str

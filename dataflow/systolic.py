@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -12,16 +12,16 @@ from hwgen.pe.mac import MacPE
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape
 
-__all__ = ["SystolicArray", "act_layout", "out_layout", "weight_layout"]
+__all__ = ["SystolicArray", "out_layout", "stationary_layout", "streamed_layout"]
 
 
-def weight_layout(cfg: ArrayConfig) -> data.ArrayLayout:
-    """Payload of ``i_weight``: one row of ``cols`` weights."""
+def stationary_layout(cfg: ArrayConfig) -> data.ArrayLayout:
+    """Payload of the stationary port: one row of ``cols`` values for one PE row."""
     return data.ArrayLayout(FormatShape(cfg.dtype_format), cfg.cols)
 
 
-def act_layout(cfg: ArrayConfig) -> data.StructLayout:
-    """Payload of ``i_act``: one activation row of ``rows`` values and the tile's ``last`` flag."""
+def streamed_layout(cfg: ArrayConfig) -> data.StructLayout:
+    """Payload of the streamed port: ``rows`` values (one per PE row) and the tile's ``last`` flag."""
     return data.StructLayout({"data": data.ArrayLayout(FormatShape(cfg.dtype_format), cfg.rows), "last": 1})
 
 
@@ -31,42 +31,54 @@ def out_layout(cfg: ArrayConfig) -> data.StructLayout:
 
 
 class SystolicArray(wiring.Component):
-    """Weight-stationary ``rows x cols`` systolic array of ``MacPE`` cells.
+    """Weight- or input-stationary ``rows x cols`` systolic array of ``MacPE`` cells.
 
-    A tile is ``rows`` weight rows on ``i_weight`` (row 0 first, loaded into the PE
-    row of that index), then activation rows on ``i_act`` until one carries
-    ``last``. Activation row ``m`` yields output row ``m`` on ``o_out``:
-    ``out[c] = sum_r act[r] * w[r][c]`` in the wrapping accumulator. The array skews
-    activations into the rows, passes partial sums down the columns and de-skews the
-    column results, all under one enable: when ``o_out`` is stalled, the whole
-    pipeline holds. Weights of the next tile are accepted once the pipeline has drained.
+    One operand is held in the PEs and the other streams through. A tile is ``rows``
+    stationary beats (row 0 first, each loaded into the PE row of that index), then
+    streamed beats until one carries ``last``. Streamed beat ``s`` yields output beat
+    ``s`` on ``o_out``: ``out[c] = sum_r streamed[r] * held[r][c]`` in the wrapping
+    accumulator. Weight-stationary (``dataflow="ws"``) holds weights (``i_weight``)
+    and streams activation rows (``i_act``); input-stationary (``"is"``) is the same
+    datapath with the roles swapped: ``i_act`` carries the held rows of ``a.T`` and
+    ``i_weight`` streams the columns of ``b``.
+
+    The array skews streamed rows into the PE rows, passes partial sums down the
+    columns and de-skews the column results, all under one enable: when ``o_out``
+    stalls, the whole pipeline holds. The held operand is double-buffered: the next
+    tile loads into the other bank while the current one computes, and the bank
+    choice travels with each streamed row so the switch sweeps the grid as a
+    wavefront. A bank is refilled once no row in the grid still uses it.
 
     Golden model: ``hwgen.emulation.ops.matmul_int`` per tile
-    (``hwgen.dataflow.systolic_model.GemmPlan.tile_outputs``).
+    (``hwgen.dataflow.systolic_model.StationaryPlan.tile_outputs``).
 
     Parameters
     ----------
     cfg : ArrayConfig
+        With ``dataflow`` ``"ws"`` or ``"is"``.
 
     Members
     -------
-    i_weight : In(stream.Signature(weight_layout(cfg)))
-    i_act : In(stream.Signature(act_layout(cfg)))
+    i_weight, i_act : In(stream.Signature(...))
+        ``stationary_layout(cfg)`` on the held port, ``streamed_layout(cfg)`` on the other.
     o_out : Out(stream.Signature(out_layout(cfg)))
 
     Latency
     -------
-    ``D = rows + cols - 1`` cycles from an accepted activation row to its output.
-    Throughput: one activation row per cycle. A tile of ``m`` rows takes
-    ``rows + m + D`` cycles (``systolic_model.tile_cycles``).
+    ``D = rows + cols - 1`` cycles from an accepted streamed row to its output.
+    Throughput: one streamed row per cycle; ``StationaryPlan.cycles`` gives the exact
+    cycle count of a tiled GEMM.
     """
 
     def __init__(self, cfg: ArrayConfig):
+        if cfg.dataflow not in ("ws", "is"):
+            raise ValueError(f"SystolicArray dataflow={cfg.dataflow!r} is not allowed; allowed: 'ws', 'is'")
         self.cfg = cfg
+        self._held, self._moving = ("i_weight", "i_act") if cfg.dataflow == "ws" else ("i_act", "i_weight")
         super().__init__(
             {
-                "i_weight": In(stream.Signature(weight_layout(cfg))),
-                "i_act": In(stream.Signature(act_layout(cfg))),
+                self._held: In(stream.Signature(stationary_layout(cfg))),
+                self._moving: In(stream.Signature(streamed_layout(cfg))),
                 "o_out": Out(stream.Signature(out_layout(cfg))),
             }
         )
@@ -75,54 +87,79 @@ class SystolicArray(wiring.Component):
         m = Module()
         rows, cols, depth = self.cfg.rows, self.cfg.cols, latency(self.cfg)
         advance = Signal()
-        # One-hot: bit r selects the PE row the next weight beat loads; bit `rows` means loaded.
-        w_sel = Signal(rows + 1, init=1)
         tag_valid = Signal(depth)  # tag_valid[s]: pipeline stage s holds a real row
         tag_last = Signal(depth)
-        loaded = w_sel[rows]
-        act_taken = self.i_act.valid & self.i_act.ready
-        w_taken = self.i_weight.valid & self.i_weight.ready
+        tag_bank = Signal(depth)  # weight bank the row at stage s multiplies with
+        w_sel = Signal(rows, init=1)  # one-hot: the PE row the next weight beat loads
+        load_bank = Signal()  # bank the weight stream fills
+        act_bank = Signal()  # bank the activation stream uses
+        loaded = [Signal(name=f"loaded{b}") for b in range(2)]  # bank b holds a tile not yet streamed
+        held, moving = getattr(self, self._held), getattr(self, self._moving)
+        act_taken = moving.valid & moving.ready
+        w_taken = held.valid & held.ready
+        # A bank may be overwritten once no row still in the PE grid uses it; the last
+        # stage only waits for the output handshake and has finished every product.
+        grid_valid, grid_bank = tag_valid[: depth - 1], tag_bank[: depth - 1]
+        busy = Mux(load_bank, grid_valid & grid_bank, grid_valid & ~grid_bank).any() if depth > 1 else 0
 
         m.d.comb += [
             advance.eq(~tag_valid[-1] | self.o_out.ready),
-            self.i_act.ready.eq(advance & loaded),
-            self.i_weight.ready.eq(~loaded & ~tag_valid.any()),
+            moving.ready.eq(advance & Mux(act_bank, loaded[1], loaded[0])),
+            held.ready.eq(~Mux(load_bank, loaded[1], loaded[0]) & ~busy),
             self.o_out.valid.eq(tag_valid[-1]),
             self.o_out.payload.last.eq(tag_last[-1]),
         ]
         with m.If(advance):
             m.d.sync += [
                 tag_valid.eq((tag_valid << 1) | act_taken),
-                tag_last.eq((tag_last << 1) | self.i_act.payload.last),
+                tag_last.eq((tag_last << 1) | moving.payload.last),
+                tag_bank.eq((tag_bank << 1) | act_bank),
             ]
+        tile_loaded = w_taken & w_sel[-1]
+        tile_done = act_taken & moving.payload.last
         with m.If(w_taken):
-            m.d.sync += w_sel.eq(w_sel << 1)
-        with m.If(act_taken & self.i_act.payload.last):
-            m.d.sync += w_sel.eq(1)
+            m.d.sync += w_sel.eq(w_sel.rotate_left(1))
+        with m.If(tile_loaded):
+            m.d.sync += load_bank.eq(~load_bank)
+        with m.If(tile_done):
+            m.d.sync += act_bank.eq(~act_bank)
+        for b, flag in enumerate(loaded):
+            # Filling and draining never touch the same bank in one cycle (a bank is full or empty).
+            with m.If(tile_loaded & (load_bank == b)):
+                m.d.sync += flag.eq(1)
+            with m.If(tile_done & (act_bank == b)):
+                m.d.sync += flag.eq(0)
 
-        pes = self._grid(m, advance)
+        pes = self._grid(m, advance, act_bank, moving)
         for r in range(rows):
             for c in range(cols):
                 m.d.comb += [
                     pes[r][c].load.eq(w_taken & w_sel[r]),
-                    pes[r][c].w_in.eq(self.i_weight.payload[c]),
+                    pes[r][c].load_bank.eq(load_bank),
+                    pes[r][c].w_in.eq(held.payload[c]),
                 ]
         return m
 
-    def _grid(self, m: Module, advance: Signal) -> list[list[MacPE]]:
+    def _grid(self, m: Module, advance: Signal, act_bank: Signal, moving) -> list[list[MacPE]]:
         """Instantiate the PEs, the input skew and the output de-skew, and wire them."""
         rows, cols = self.cfg.rows, self.cfg.cols
         dtype, acc = self.cfg.dtype_format, self.cfg.acc_format
         pes = [[MacPE(dtype, acc) for _ in range(cols)] for _ in range(rows)]
         for r in range(rows):
             # Row r starts r cycles late so its partial sums meet row r-1's on time.
-            skew = m.submodules[f"skew_{r}"] = DelayLine(FormatShape(dtype), r)
-            m.d.comb += [skew.en.eq(advance), skew.i.eq(self.i_act.payload.data[r])]
+            # The weight bank travels with the activation, so the bank switch sweeps the grid as a wavefront.
+            skew = m.submodules[f"skew_{r}"] = DelayLine(dtype.width + 1, r)
+            m.d.comb += [skew.en.eq(advance), skew.i.eq(Cat(moving.payload.data[r], act_bank))]
             for c in range(cols):
                 pe = m.submodules[f"pe_{r}_{c}"] = pes[r][c]
-                a_in = skew.o if c == 0 else pes[r][c - 1].a_out
+                first = c == 0
                 psum_in = Const(0, FormatShape(acc)) if r == 0 else pes[r - 1][c].psum_out
-                m.d.comb += [pe.en.eq(advance), pe.a_in.eq(a_in), pe.psum_in.eq(psum_in)]
+                m.d.comb += [
+                    pe.en.eq(advance),
+                    pe.a_in.eq(skew.o[: dtype.width] if first else pes[r][c - 1].a_out),
+                    pe.bank_in.eq(skew.o[-1] if first else pes[r][c - 1].bank_out),
+                    pe.psum_in.eq(psum_in),
+                ]
         for c in range(cols):
             # Column c finishes cols-1-c cycles before the last column: hold it back to align.
             deskew = m.submodules[f"deskew_{c}"] = DelayLine(FormatShape(acc), cols - 1 - c)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,11 +15,12 @@ __all__ = ["MacPE"]
 class MacPE(wiring.Component):
     """Weight-stationary integer MAC cell; latency 1, one MAC per enabled cycle.
 
-    Holds one weight. On a cycle with ``en`` high it registers
-    ``psum_out = psum_in + a_in * weight`` (the product is exact, the sum wraps to
-    the accumulator width) and passes ``a_in`` on to ``a_out`` for its right
-    neighbour. Bit-exact with ``hwgen.emulation.ops.matmul_int`` for a wrapping
-    accumulator.
+    Holds two weights (double buffering: one bank computes while the other loads).
+    On a cycle with ``en`` high it registers ``psum_out = psum_in + a_in * w[bank_in]``
+    (the product is exact, the sum wraps to the accumulator width) and passes
+    ``a_in``/``bank_in`` on to ``a_out``/``bank_out`` for its right neighbour, so
+    the bank choice travels with the activation wavefront. Bit-exact with
+    ``hwgen.emulation.ops.matmul_int`` for a wrapping accumulator.
 
     Parameters
     ----------
@@ -33,7 +34,9 @@ class MacPE(wiring.Component):
     en : In(1)
         Advance: register the MAC result and the passed-on activation.
     load : In(1)
-        Store ``w_in`` as the stationary weight.
+        Store ``w_in`` as the stationary weight of bank ``load_bank``.
+    load_bank, bank_in : In(1)
+    bank_out : Out(1)
     w_in, a_in : In(FormatShape(dtype))
     psum_in : In(FormatShape(acc))
     a_out : Out(FormatShape(dtype))
@@ -51,6 +54,9 @@ class MacPE(wiring.Component):
             {
                 "en": In(1),
                 "load": In(1),
+                "load_bank": In(1),
+                "bank_in": In(1),
+                "bank_out": Out(1),
                 "w_in": In(FormatShape(dtype)),
                 "a_in": In(FormatShape(dtype)),
                 "psum_in": In(FormatShape(acc)),
@@ -61,13 +67,18 @@ class MacPE(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        banks = [Signal(FormatShape(self.dtype), name=f"weight{b}") for b in range(2)]
+        with m.If(self.load & ~self.load_bank):
+            m.d.sync += banks[0].eq(self.w_in)
+        with m.If(self.load & self.load_bank):
+            m.d.sync += banks[1].eq(self.w_in)
         weight = Signal(FormatShape(self.dtype))
-        with m.If(self.load):
-            m.d.sync += weight.eq(self.w_in)
+        m.d.comb += weight.eq(Mux(self.bank_in, banks[1], banks[0]))
         with m.If(self.en):
             # Assigning the wider sum to the accumulator-width register is the wrap-around.
             m.d.sync += [
                 self.a_out.eq(self.a_in),
+                self.bank_out.eq(self.bank_in),
                 self.psum_out.eq(self.psum_in + self.a_in * weight),
             ]
         return m

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hwgen.sim.toolchain import SIMULATORS, ensure_verilator, find_simulator
 
-__all__ = ["CocotbRun", "SimulationError", "run_cocotb", "JOB_ENV", "load_job"]
+__all__ = ["JOB_ENV", "CocotbRun", "CocotbSession", "SimulationError", "load_job", "run_cocotb"]
 
 #: Environment variable naming the JSON job file the simulator process reads.
 JOB_ENV = "HWGEN_SIM_JOB"
@@ -49,77 +49,112 @@ def load_job() -> dict:
     return json.loads(Path(os.environ[JOB_ENV]).read_text())
 
 
-def run_cocotb(verilog: Path, top: str, test_module: str, job: dict, simulator: str, work_dir: Path) -> CocotbRun:
-    """Build ``verilog`` with ``simulator`` and run the cocotb ``test_module`` on it.
-
-    The job dict is written to JSON and its path passed in ``HWGEN_SIM_JOB``; the bench
-    reads it with ``load_job()`` and writes its findings as JSON to ``job["report"]``
-    (set here).
+class CocotbSession:
+    """A design built once for one simulator, then run by any number of cocotb jobs.
 
     Parameters
     ----------
-    verilog : Path
-        The design (Amaranth's Verilog has no ``timescale``; the runner supplies 1 ns / 1 ps).
+    sources : list of Path
+        Verilog files (Amaranth's Verilog has no ``timescale``; the session supplies 1 ns / 1 ps).
     top : str
         Top module name.
-    test_module : str
-        Importable module with ``@cocotb.test()`` functions.
-    job : dict
-        JSON-serialisable parameters for the bench.
     simulator : str
         ``"verilator"`` or ``"icarus"``.
     work_dir : Path
-        Build and run folder (``<work_dir>/sim_<simulator>``).
+        Build and run folder (``<work_dir>/sim_<simulator>``); jobs run there, so
+        files a testbench reads by relative path go there too (``run_dir``).
 
     Raises
     ------
     ValueError
         If the simulator is unknown.
     SimulationError
-        If the simulator is missing or the build fails.
+        If the simulator is missing.
     """
-    if simulator not in SIMULATORS:
-        raise ValueError(f"simulator {simulator!r} is not known; allowed: {', '.join(SIMULATORS)}")
-    if find_simulator(simulator) is None:
-        raise SimulationError(f"simulator {simulator!r} is not installed; run `hwgen doctor` for the fix")
-    ensure_verilator()
-    from cocotb_tools.check_results import get_results
-    from cocotb_tools.runner import get_runner
 
-    sim_dir = Path(work_dir).resolve() / f"sim_{simulator}"
-    sim_dir.mkdir(parents=True, exist_ok=True)
-    report_path = sim_dir / "report.json"
-    report_path.unlink(missing_ok=True)
-    job_path = sim_dir / "job.json"
-    job_path.write_text(json.dumps({**job, "report": str(report_path)}))
-    log = sim_dir / "sim.log"
-    start = time.perf_counter()
-    runner = get_runner(simulator)
-    try:
-        runner.build(
-            sources=[Path(verilog)],
-            hdl_toplevel=top,
-            build_dir=sim_dir / "build",
-            timescale=("1ns", "1ps"),
-            always=True,
-            log_file=sim_dir / "build.log",
-            build_args=_build_args(simulator),
-        )
-    except RuntimeError as exc:
-        raise SimulationError(f"{simulator} could not build {top} ({exc}); see {sim_dir / 'build.log'}") from None
-    results_xml = runner.test(
-        test_module=test_module,
-        hdl_toplevel=top,
-        build_dir=sim_dir / "build",
-        test_dir=sim_dir,
-        extra_env={JOB_ENV: str(job_path)},
-        log_file=log,
-        results_xml=str(sim_dir / "results.xml"),
-    )
-    wall = time.perf_counter() - start
-    tests, fails = get_results(Path(results_xml))
-    report = json.loads(report_path.read_text()) if report_path.exists() else None
-    return CocotbRun(simulator, tests > 0 and fails == 0 and report is not None, report, wall, log)
+    def __init__(self, sources, top: str, simulator: str, work_dir):
+        if simulator not in SIMULATORS:
+            raise ValueError(f"simulator {simulator!r} is not known; allowed: {', '.join(SIMULATORS)}")
+        if find_simulator(simulator) is None:
+            raise SimulationError(f"simulator {simulator!r} is not installed; run `hwgen doctor` for the fix")
+        ensure_verilator()
+        from cocotb_tools.runner import get_runner
+
+        self.sources = [Path(src) for src in sources]
+        self.top = top
+        self.simulator = simulator
+        self.run_dir = Path(work_dir).resolve() / f"sim_{simulator}"
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._runner = get_runner(simulator)
+        self.build_seconds = 0.0
+
+    def build(self) -> CocotbSession:
+        """Compile the sources; raise SimulationError naming the log if that fails."""
+        start = time.perf_counter()
+        try:
+            self._runner.build(
+                sources=self.sources,
+                hdl_toplevel=self.top,
+                build_dir=self.run_dir / "build",
+                timescale=("1ns", "1ps"),
+                always=True,
+                log_file=self.run_dir / "build.log",
+                build_args=_build_args(self.simulator),
+            )
+        except RuntimeError as exc:
+            log = self.run_dir / "build.log"
+            raise SimulationError(f"{self.simulator} could not build {self.top} ({exc}); see {log}") from None
+        self.build_seconds = time.perf_counter() - start
+        return self
+
+    def run(self, test_module: str, job: dict) -> CocotbRun:
+        """Run ``test_module`` with ``job`` (its JSON path in ``HWGEN_SIM_JOB``; ``job["report"]`` is set here).
+
+        The bench reads the job with ``load_job()`` and writes its findings as JSON to
+        ``job["report"]``; ``CocotbRun.report`` holds them.
+        """
+        from cocotb_tools.check_results import get_results
+
+        report_path = self.run_dir / "report.json"
+        report_path.unlink(missing_ok=True)
+        job_path = self.run_dir / "job.json"
+        job_path.write_text(json.dumps({**job, "report": str(report_path)}))
+        log = self.run_dir / "sim.log"
+        start = time.perf_counter()
+        try:
+            results_xml = self._runner.test(
+                test_module=test_module,
+                hdl_toplevel=self.top,
+                build_dir=self.run_dir / "build",
+                test_dir=self.run_dir,
+                extra_env={JOB_ENV: str(job_path)},
+                log_file=log,
+                results_xml=str(self.run_dir / "results.xml"),
+            )
+        except RuntimeError as exc:
+            raise SimulationError(f"{self.simulator} stopped while running {self.top} ({exc}); see {log}") from None
+        wall = time.perf_counter() - start
+        tests, fails = get_results(Path(results_xml))
+        report = json.loads(report_path.read_text()) if report_path.exists() else None
+        return CocotbRun(self.simulator, tests > 0 and fails == 0 and report is not None, report, wall, log)
+
+
+def run_cocotb(verilog: Path, top: str, test_module: str, job: dict, simulator: str, work_dir: Path) -> CocotbRun:
+    """Build ``verilog`` with ``simulator`` and run the cocotb ``test_module`` on it once.
+
+    Shorthand for ``CocotbSession([verilog], top, simulator, work_dir).build().run(test_module, job)``;
+    the returned ``wall_seconds`` covers build and run.
+
+    Raises
+    ------
+    ValueError
+        If the simulator is unknown.
+    SimulationError
+        If the simulator is missing, or the build or the run fails.
+    """
+    session = CocotbSession([verilog], top, simulator, work_dir).build()
+    run = session.run(test_module, job)
+    return CocotbRun(run.simulator, run.passed, run.report, run.wall_seconds + session.build_seconds, run.log)
 
 
 def _build_args(simulator: str) -> list[str]:

@@ -13,10 +13,10 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import GemmPlan, gemm_cycles, plan_gemm, utilisation
+from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm, utilisation
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor
-from hwgen.sim.systolic_vectors import act_beats, check_outputs, random_operands, weight_beats
+from hwgen.sim.systolic_vectors import check_outputs, input_beats, random_operands
 
 __all__ = ["JOB_ENV", "GemmResult", "SystolicBench"]
 
@@ -56,8 +56,7 @@ class SystolicBench:
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
         flow = random.Random(seed)
-        self.weights = StreamDriver(dut, "i_weight", valid_prob, flow)
-        self.acts = StreamDriver(dut, "i_act", valid_prob, flow)
+        self.sources = {port: StreamDriver(dut, port, valid_prob, flow) for port in ("i_weight", "i_act")}
         self.outs = StreamMonitor(dut, "o_out", ready_prob, flow)
         self.full_rate = valid_prob == 1.0 and ready_prob == 1.0
         self.cycle = 0
@@ -72,16 +71,18 @@ class SystolicBench:
     async def run_gemm(self, a: np.ndarray, b: np.ndarray) -> GemmResult:
         """Send every tile of ``a @ b``, collect the outputs, compare bit for bit."""
         plan = plan_gemm(self.cfg, a.shape[0], a.shape[1], b.shape[1])
-        self._queue(plan, a, b)
-        expected_beats = plan.m * len(plan.tiles)
+        for port, beats in input_beats(plan, a, b).items():
+            self.sources[port].send(beats)
+        expected_beats = len(plan.output_beats(a, b))
         first_out = len(self.outs.beats)
-        first_w = len(self.weights.taken_cycles)
+        first_in = {port: len(src.taken_cycles) for port, src in self.sources.items()}
         limit = self.cycle + 50 * gemm_cycles(plan) + 1000
         while len(self.outs.beats) - first_out < expected_beats:
             if self.cycle > limit:
                 raise TimeoutError(f"GEMM {plan.m}x{plan.k}x{plan.n}: no output after {limit} cycles")
             await self._step()
-        cycles = self.outs.cycles[-1] - self.weights.taken_cycles[first_w] + 1
+        start = min(src.taken_cycles[first_in[port]] for port, src in self.sources.items())
+        cycles = self.outs.cycles[-1] - start + 1
         mismatches = check_outputs(plan, a, b, self.outs.beats[first_out:])
         return GemmResult(
             plan.m,
@@ -94,15 +95,12 @@ class SystolicBench:
             mismatches=mismatches,
         )
 
-    def _queue(self, plan: GemmPlan, a: np.ndarray, b: np.ndarray) -> None:
-        self.weights.send(weight_beats(plan, b))
-        self.acts.send(act_beats(plan, a))
-
     async def _step(self) -> None:
-        for port in (self.weights, self.acts, self.outs):
+        ports = [*self.sources.values(), self.outs]
+        for port in ports:
             port.drive()
         await ReadOnly()
-        for port in (self.weights, self.acts, self.outs):
+        for port in ports:
             port.sample(self.cycle)
         await RisingEdge(self.dut.clk)
         self.cycle += 1

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, latency, plan_gemm, tile_cycles, utilisation
+from hwgen.dataflow.systolic_model import gemm_cycles, latency, plan_gemm, utilisation
 from hwgen.emulation import int32
 from hwgen.emulation.ops import matmul_int
 
@@ -37,13 +37,20 @@ def test_int32_wraps_like_the_hardware_adder():
     assert matmul_int(a2, b2, int32)[0, 0] == 127 * 127 * 140000 - 2**32
 
 
-def test_cycle_formula():
+def test_cycle_formula_single_tile_is_load_stream_drain():
     cfg = ArrayConfig(rows=8, cols=4)
     assert latency(cfg) == 11
-    assert tile_cycles(cfg, 5) == 8 + 5 + 11
-    plan = plan_gemm(cfg, 5, 17, 9)  # 3 K tiles x 3 N tiles
-    assert gemm_cycles(plan) == 9 * 24
-    assert utilisation(plan, gemm_cycles(plan)) == pytest.approx(5 * 17 * 9 / (32 * 216))
+    plan = plan_gemm(cfg, 5, 8, 4)
+    assert gemm_cycles(plan) == 8 + 5 + 11
+
+
+@pytest.mark.parametrize(("m", "period"), [(100, 100), (3, 11), (12, 15)])
+def test_cycle_formula_steady_state(m, period):
+    # rows 8, D 11: a tile costs max(M, R, (M + R + D - 1) / 2) in steady state
+    cfg = ArrayConfig(rows=8, cols=4)
+    few, many = plan_gemm(cfg, m, 8 * 10, 4), plan_gemm(cfg, m, 8 * 20, 4)
+    assert (gemm_cycles(many) - gemm_cycles(few)) / 10 == pytest.approx(period, abs=0.5)
+    assert utilisation(many, gemm_cycles(many)) == pytest.approx(many.macs / (32 * gemm_cycles(many)))
 
 
 @pytest.mark.parametrize("bad", [0, -3, 2.5, True])

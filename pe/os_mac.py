@@ -1,0 +1,83 @@
+"""Output-stationary integer multiply-accumulate processing element."""
+
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
+
+from hwgen.emulation import IntFormat
+from hwgen.rtl.format_shape import FormatShape
+
+__all__ = ["OsMacPE"]
+
+
+class OsMacPE(wiring.Component):
+    """Output-stationary integer MAC cell; latency 1, one MAC per cycle.
+
+    Keeps one output's running sum. Each cycle it passes ``a_in`` right and ``b_in``
+    down (registered), together with the step flags that travel with ``a``: on a
+    ``valid`` step it registers ``acc = (0 if first else acc) + a_in * b_in`` (exact
+    product, sum wrapping to the accumulator width), and on the ``last`` step it also
+    captures that sum in ``result``, which stays until the next tile's last step, so the
+    array can drain results while the next tile accumulates. Bit-exact with
+    ``hwgen.emulation.ops.matmul_int``.
+
+    Parameters
+    ----------
+    dtype : IntFormat
+        Format of both operands.
+    acc : IntFormat
+        Accumulator format; wraps on overflow.
+
+    Members
+    -------
+    a_in, b_in : In(FormatShape(dtype))
+    valid_in, first_in, last_in : In(1)
+        Step flags, aligned with ``a_in``.
+    a_out, b_out : Out(FormatShape(dtype))
+    valid_out, first_out, last_out : Out(1)
+    result : Out(FormatShape(acc))
+
+    Latency
+    -------
+    1 cycle for the pass-through registers; ``result`` is valid the cycle after the last step.
+    """
+
+    def __init__(self, dtype: IntFormat, acc: IntFormat):
+        self.dtype = dtype
+        self.acc = acc
+        operand, total = FormatShape(dtype), FormatShape(acc)
+        super().__init__(
+            {
+                "a_in": In(operand),
+                "b_in": In(operand),
+                "valid_in": In(1),
+                "first_in": In(1),
+                "last_in": In(1),
+                "a_out": Out(operand),
+                "b_out": Out(operand),
+                "valid_out": Out(1),
+                "first_out": Out(1),
+                "last_out": Out(1),
+                "result": Out(total),
+            }
+        )
+
+    def elaborate(self, platform):
+        m = Module()
+        acc = Signal(FormatShape(self.acc))
+        # Assigning the wider sum to the accumulator-width register is the wrap-around.
+        running = Mux(self.first_in, 0, acc) + self.a_in * self.b_in
+        m.d.sync += [
+            self.a_out.eq(self.a_in),
+            self.b_out.eq(self.b_in),
+            self.valid_out.eq(self.valid_in),
+            self.first_out.eq(self.first_in),
+            self.last_out.eq(self.last_in),
+        ]
+        with m.If(self.valid_in):
+            m.d.sync += acc.eq(running)
+            with m.If(self.last_in):
+                m.d.sync += self.result.eq(running)
+        return m
