@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hwgen.dataflow.build import build_design
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.sim.cocotb_runner import run_cocotb
+from hwgen.sim.cocotb_runner import CocotbSession
 
 __all__ = ["DEFAULT_GEMMS", "RegressionReport", "run_regression"]
 
@@ -25,6 +25,12 @@ class RegressionReport:
     passed: bool
     wall_seconds: float
     log: Path
+    build_seconds: float = 0.0
+
+    @property
+    def sim_seconds(self) -> float:
+        """Simulator run time alone (Verilog generation and compilation excluded)."""
+        return self.wall_seconds - self.build_seconds
 
     @property
     def cycles(self) -> int:
@@ -73,7 +79,9 @@ def run_regression(
         "valid_prob": valid_prob,
         "ready_prob": ready_prob,
     }
-    run = run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.systolic_bench", job, simulator, work)
+    session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, work).build()
+    run = session.run("hwgen.sim.systolic_bench", job)
     gemm_results = run.report or []
     passed = run.passed and len(gemm_results) == len(gemms)
-    return RegressionReport(simulator, cfg, gemm_results, passed, run.wall_seconds, run.log)
+    total = run.wall_seconds + session.build_seconds
+    return RegressionReport(simulator, cfg, gemm_results, passed, total, run.log, session.build_seconds)
