@@ -1,0 +1,521 @@
+"""Event-driven, cycle-accurate golden model of a DRAM processing-in-memory channel (AiM style)."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import ConfigError
+from .formats import get_format
+from .int_format import IntFormat
+
+__all__ = [
+    "PimCommand",
+    "PimCommandError",
+    "PimConfig",
+    "PimModel",
+    "PimOp",
+    "PimOutput",
+    "PimRun",
+    "PimTiming",
+    "run_program",
+]
+
+#: Integer lane formats the MAC lanes implement bit-exactly (bfloat16 lanes are not built yet).
+DTYPES = ("int4", "int8", "int16")
+#: Wrapping accumulators of the per-bank MAC register.
+ACCS = ("int16", "int32")
+#: Largest banks / rows / cols / lanes a config may describe.
+LIMITS = {"banks": 64, "rows": 1 << 17, "cols": 1024, "lanes": 64}
+
+
+def _check_int(field: str, value, lo: int, hi: int | None = None) -> None:
+    bad = isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi)
+    if bad:
+        raise ConfigError(field, value, f"an integer from {lo}" + (f" to {hi}" if hi is not None else " up"))
+
+
+@dataclass(frozen=True)
+class PimTiming:
+    """DRAM timing of one channel in controller clock cycles (defaults: GDDR6-AiM at tCK 0.5 ns).
+
+    Every constraint is "cycle of command B >= cycle of command A + t". The controller
+    issues at most one command per cycle, in order.
+
+    Parameters
+    ----------
+    tRCD : int
+        ACT (one bank) to a column command on that bank.
+    tRCD_MAC : int
+        ACT_ABK (all banks) to a column command on any bank.
+    tRP : int
+        PRE to ACT on the same bank (and to a refresh).
+    tRAS : int
+        ACT to PRE on the same bank.
+    tCCD : int
+        Column command to column command, and last column command to PRE (>= 2: the
+        MAC pipeline is two cycles deep).
+    tRRD : int
+        ACT / ACT_ABK to the next ACT / ACT_ABK.
+    tFAW : int
+        At most four ACT / ACT_ABK in any ``tFAW`` window.
+    tCL : int
+        RD / RD_MAC issue to its data on ``o_out`` (>= 2).
+    refresh : bool
+        Perform all-bank refreshes.
+    tREFI : int
+        Refresh interval: a refresh is due ``tREFI`` cycles after reset and after each refresh start.
+    tRFC : int
+        Refresh to the next ACT.
+    """
+
+    tRCD: int = 36  # noqa: N815
+    tRCD_MAC: int = 56  # noqa: N815
+    tRP: int = 32  # noqa: N815
+    tRAS: int = 54  # noqa: N815
+    tCCD: int = 2  # noqa: N815
+    tRRD: int = 11  # noqa: N815
+    tFAW: int = 42  # noqa: N815
+    tCL: int = 50  # noqa: N815
+    refresh: bool = True
+    tREFI: int = 3333  # noqa: N815
+    tRFC: int = 210  # noqa: N815
+
+    def __post_init__(self):
+        for f in dataclasses.fields(self):
+            if f.name != "refresh":
+                _check_int(f.name, getattr(self, f.name), 1, 1 << 16)
+        _check_int("tCCD", self.tCCD, 2, 1 << 16)
+        _check_int("tCL", self.tCL, 2, 1 << 16)
+        if not isinstance(self.refresh, bool):
+            raise ConfigError("refresh", self.refresh, "True or False")
+        if self.tREFI <= self.tRFC + self.tRP:
+            raise ConfigError("tREFI", self.tREFI, f"an integer above tRFC + tRP = {self.tRFC + self.tRP}")
+
+
+@dataclass(frozen=True)
+class PimConfig:
+    """One PIM channel: banks of ``rows x cols`` bursts of ``lanes`` values, a global buffer, MAC lanes.
+
+    Parameters
+    ----------
+    banks : int
+        Banks per channel (1..64); each has ``lanes`` multipliers and one MAC register.
+    rows : int
+        DRAM rows per bank.
+    cols : int
+        Column bursts per DRAM row; the global buffer holds ``cols`` bursts too.
+    lanes : int
+        Values per burst (multipliers per bank).
+    dtype : str
+        Format of weights and global-buffer values: ``"int4"``, ``"int8"`` or ``"int16"``.
+    acc : str
+        Wrapping accumulator of the MAC register: ``"int16"`` or ``"int32"``.
+    timing : PimTiming
+
+    Raises
+    ------
+    ConfigError
+        If a field is not allowed; the message names field, value and what is allowed.
+    """
+
+    banks: int = 16
+    rows: int = 32
+    cols: int = 64
+    lanes: int = 16
+    dtype: str = "int8"
+    acc: str = "int32"
+    timing: PimTiming = PimTiming()
+
+    def __post_init__(self):
+        for name, hi in LIMITS.items():
+            _check_int(name, getattr(self, name), 1, hi)
+        if self.dtype not in DTYPES:
+            raise ConfigError("dtype", self.dtype, ", ".join(DTYPES) + " (bfloat16 lanes are not implemented yet)")
+        if self.acc not in ACCS:
+            raise ConfigError("acc", self.acc, ", ".join(ACCS))
+        if not isinstance(self.timing, PimTiming):
+            raise ConfigError("timing", self.timing, "a PimTiming")
+
+    @property
+    def dtype_format(self) -> IntFormat:
+        """Format of weights and global-buffer values."""
+        return get_format(self.dtype)
+
+    @property
+    def acc_format(self) -> IntFormat:
+        """Format of the MAC registers."""
+        return get_format(self.acc)
+
+    @property
+    def top_name(self) -> str:
+        """Verilog name of the generated channel."""
+        return f"pim_{self.banks}b_{self.rows}r_{self.cols}c_{self.lanes}l_{self.dtype}_{self.acc}"
+
+    def to_dict(self) -> dict:
+        """Fields as a JSON-serialisable dict (``timing`` nested)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PimConfig:
+        """Build a config from ``to_dict()`` output, rejecting unknown keys by name."""
+        data = dict(data)
+        timing = data.pop("timing", {})
+        _check_keys(cls, data)
+        _check_keys(PimTiming, timing)
+        return cls(**data, timing=PimTiming(**timing))
+
+
+def _check_keys(cls, data: dict) -> None:
+    names = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in names:
+            raise ConfigError(key, data[key], "one of the fields " + ", ".join(sorted(names)))
+
+
+class PimOp(enum.IntEnum):
+    """Command opcodes (the ``op`` field of the RTL command payload)."""
+
+    WR_GB = 0
+    WR_BIAS = 1
+    MAC_ABK = 2
+    MAC_SBK = 3
+    RD_MAC = 4
+    RD = 5
+    WR = 6
+    ACT = 7
+    ACT_ABK = 8
+    PRE = 9
+    PRE_ABK = 10
+
+
+#: Commands that use the channel's column path (spaced by tCCD).
+COLUMN_OPS = frozenset({PimOp.WR_GB, PimOp.WR_BIAS, PimOp.MAC_ABK, PimOp.MAC_SBK, PimOp.RD_MAC, PimOp.RD, PimOp.WR})
+#: Commands addressed to one bank.
+BANK_OPS = frozenset({PimOp.MAC_SBK, PimOp.RD, PimOp.WR, PimOp.ACT, PimOp.PRE})
+#: Commands with a column address.
+COL_OPS = frozenset({PimOp.WR_GB, PimOp.MAC_ABK, PimOp.MAC_SBK, PimOp.RD, PimOp.WR})
+
+
+@dataclass(frozen=True)
+class PimCommand:
+    """One channel command. Build with the class methods (``PimCommand.act(bank, row)``, ...).
+
+    ``data`` holds ``lanes`` values (WR, WR_GB); ``bias`` holds one accumulator value per
+    bank (WR_BIAS). Unused fields are 0 / empty.
+    """
+
+    op: PimOp
+    bank: int = 0
+    row: int = 0
+    col: int = 0
+    data: tuple[int, ...] = ()
+    bias: tuple[int, ...] = ()
+
+    @classmethod
+    def wr_gb(cls, col: int, data) -> PimCommand:
+        """Write ``data`` (lanes values) into global-buffer column ``col``."""
+        return cls(PimOp.WR_GB, col=col, data=_ints(data))
+
+    @classmethod
+    def wr_bias(cls, bias) -> PimCommand:
+        """Set every bank's MAC register: bank ``b`` to ``bias[b]``."""
+        return cls(PimOp.WR_BIAS, bias=_ints(bias))
+
+    @classmethod
+    def mac_abk(cls, col: int) -> PimCommand:
+        """All banks: ``acc[b] += dot(bank b open row column col, global buffer column col)``."""
+        return cls(PimOp.MAC_ABK, col=col)
+
+    @classmethod
+    def mac_sbk(cls, bank: int, col: int) -> PimCommand:
+        """One bank: ``acc[bank] += dot(open row column col, global buffer column col)``."""
+        return cls(PimOp.MAC_SBK, bank=bank, col=col)
+
+    @classmethod
+    def rd_mac(cls) -> PimCommand:
+        """Read every bank's MAC register (one output beat of ``banks`` accumulators)."""
+        return cls(PimOp.RD_MAC)
+
+    @classmethod
+    def rd(cls, bank: int, col: int) -> PimCommand:
+        """Read column ``col`` of the open row of ``bank`` (one output beat of ``lanes`` values)."""
+        return cls(PimOp.RD, bank=bank, col=col)
+
+    @classmethod
+    def wr(cls, bank: int, col: int, data) -> PimCommand:
+        """Write ``data`` into column ``col`` of the open row of ``bank``."""
+        return cls(PimOp.WR, bank=bank, col=col, data=_ints(data))
+
+    @classmethod
+    def act(cls, bank: int, row: int) -> PimCommand:
+        """Open ``row`` of ``bank``."""
+        return cls(PimOp.ACT, bank=bank, row=row)
+
+    @classmethod
+    def act_abk(cls, row: int) -> PimCommand:
+        """Open ``row`` in every bank."""
+        return cls(PimOp.ACT_ABK, row=row)
+
+    @classmethod
+    def pre(cls, bank: int) -> PimCommand:
+        """Close the open row of ``bank`` (no-op on a closed bank)."""
+        return cls(PimOp.PRE, bank=bank)
+
+    @classmethod
+    def pre_abk(cls) -> PimCommand:
+        """Close every open row."""
+        return cls(PimOp.PRE_ABK)
+
+    def __str__(self) -> str:
+        if not isinstance(self.op, PimOp):
+            return f"op={self.op!r}"
+        parts = [self.op.name]
+        if self.op in BANK_OPS:
+            parts.append(f"bank={self.bank}")
+        if self.op in (PimOp.ACT, PimOp.ACT_ABK):
+            parts.append(f"row={self.row}")
+        if self.op in COL_OPS:
+            parts.append(f"col={self.col}")
+        return " ".join(parts)
+
+
+def _ints(values) -> tuple[int, ...]:
+    return tuple(int(v) for v in np.asarray(values).ravel())
+
+
+class PimCommandError(ValueError):
+    """A command is not valid for the config or for the channel's state at that point.
+
+    Attributes
+    ----------
+    index : int
+        Position of the command in the program.
+    command : PimCommand
+    """
+
+    def __init__(self, index: int, command: PimCommand, reason: str):
+        self.index = index
+        self.command = command
+        super().__init__(f"command {index} ({command}): {reason}")
+
+
+@dataclass(frozen=True)
+class PimOutput:
+    """One ``o_out`` beat: the result of a RD (``lanes`` values) or RD_MAC (``banks`` accumulators)."""
+
+    cycle: int
+    op: PimOp
+    values: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PimRun:
+    """What a program did: the issue cycle of every command, the output beats, refreshes."""
+
+    issue_cycles: list[int]
+    outputs: list[PimOutput]
+    refreshes: list[int]
+
+    @property
+    def cycles(self) -> int:
+        """Cycles from the first cycle to the last issue or output beat, inclusive."""
+        last = max([*self.issue_cycles[-1:], *(o.cycle for o in self.outputs[-1:])], default=-1)
+        return last + 1
+
+
+class PimModel:
+    """Golden model of ``hwgen.dataflow.pim_channel.PimChannel``: values and cycles.
+
+    Commands issue in order, at most one per cycle, each at the first cycle at which
+    every timing constraint of ``PimTiming`` holds (cycle 0 is the first cycle after
+    reset; the command source and the output sink are assumed never to stall). Values:
+    ``acc[b] = wrap_acc(acc[b] + sum_l w[l] * x[l])`` per MAC, products exact (integer
+    arithmetic is associative, so the lane order does not matter).
+
+    Rules beyond the plain "B >= A + t" constraints:
+
+    * a RD / RD_MAC issues only when the previous read's data has left: at the earliest
+      ``tCL + 1`` cycles after the previous read;
+    * a refresh becomes due ``tREFI`` cycles after reset and after every refresh start.
+      It is performed when the head command is ACT / ACT_ABK, every bank is closed and the
+      refresh is due by the cycle the ACT could issue: it starts at the first cycle when
+      it is due and every bank's tRP has passed, and the ACT waits ``tRFC`` after it.
+      While any bank is open, a due refresh is postponed.
+
+    Parameters
+    ----------
+    cfg : PimConfig
+    values : bool
+        Compute data values (False: timing only, much faster).
+    """
+
+    def __init__(self, cfg: PimConfig, values: bool = True):
+        self.cfg = cfg
+        self.values = values
+        nb = cfg.banks
+        self.open_row: list[int | None] = [None] * nb
+        self.rp = [0] * nb  # first cycle an ACT may issue to the bank
+        self.ras = [0] * nb  # first cycle a PRE may issue
+        self.rcd = [0] * nb  # first cycle a column command may use the bank
+        self.col_ready = 0
+        self.rrd = 0
+        self.faw = [0, 0, 0, 0]  # ring of the last four ACT cycles + tFAW
+        self.faw_ptr = 0
+        self.rd_free = 0
+        self.ref_due = cfg.timing.tREFI
+        self.ref_end = 0
+        self.next_cycle = 0
+        self.storage: dict[tuple[int, int], np.ndarray] = {}
+        self.gb = np.zeros((cfg.cols, cfg.lanes), dtype=np.int64)
+        self.acc = np.zeros(nb, dtype=np.int64)
+
+    def row_data(self, bank: int, row: int) -> np.ndarray:
+        """The ``cols x lanes`` values of one DRAM row (a live view; zero until written)."""
+        key = (bank, row)
+        if key not in self.storage:
+            self.storage[key] = np.zeros((self.cfg.cols, self.cfg.lanes), dtype=np.int64)
+        return self.storage[key]
+
+    def run(self, commands) -> PimRun:
+        """Execute ``commands`` from the current state.
+
+        Raises
+        ------
+        PimCommandError
+            If a command is malformed, addresses outside the config, or needs a bank
+            state it does not have (e.g. MAC on a bank with no open row).
+        """
+        issues, outputs, refreshes = [], [], []
+        for index, cmd in enumerate(commands):
+            if not isinstance(cmd, PimCommand):
+                raise PimCommandError(index, cmd, "not a PimCommand")
+            self._check(index, cmd)
+            t = self._issue_cycle(cmd, refreshes)
+            self._apply(cmd, t, outputs)
+            issues.append(t)
+            self.next_cycle = t + 1
+        return PimRun(issues, outputs, refreshes)
+
+    def _check(self, index: int, cmd: PimCommand) -> None:
+        cfg, op = self.cfg, cmd.op
+
+        def fail(reason):
+            raise PimCommandError(index, cmd, reason)
+
+        if not isinstance(op, PimOp):
+            fail(f"op {op!r} is not a PimOp")
+        if op in BANK_OPS and not 0 <= cmd.bank < cfg.banks:
+            fail(f"bank={cmd.bank} is out of range; allowed: 0..{cfg.banks - 1}")
+        if op in (PimOp.ACT, PimOp.ACT_ABK) and not 0 <= cmd.row < cfg.rows:
+            fail(f"row={cmd.row} is out of range; allowed: 0..{cfg.rows - 1}")
+        if op in COL_OPS and not 0 <= cmd.col < cfg.cols:
+            fail(f"col={cmd.col} is out of range; allowed: 0..{cfg.cols - 1}")
+        if op in (PimOp.WR, PimOp.WR_GB):
+            _check_values(fail, "data", cmd.data, cfg.lanes, cfg.dtype_format)
+        if op == PimOp.WR_BIAS:
+            _check_values(fail, "bias", cmd.bias, cfg.banks, cfg.acc_format)
+        opened = [r is not None for r in self.open_row]
+        if op == PimOp.ACT and opened[cmd.bank]:
+            fail(f"bank {cmd.bank} already has row {self.open_row[cmd.bank]} open; precharge it first")
+        if op == PimOp.ACT_ABK and any(opened):
+            fail(f"bank {opened.index(True)} has a row open; ACT_ABK needs every bank closed")
+        if op in (PimOp.RD, PimOp.WR, PimOp.MAC_SBK) and not opened[cmd.bank]:
+            fail(f"bank {cmd.bank} has no open row; activate one first")
+        if op == PimOp.MAC_ABK and not all(opened):
+            fail(f"bank {opened.index(False)} has no open row; MAC_ABK needs every bank open")
+
+    def _issue_cycle(self, cmd: PimCommand, refreshes: list[int]) -> int:
+        op = cmd.op
+        t = self.next_cycle
+        if op in COLUMN_OPS:
+            t = max(t, self.col_ready)
+        if op in (PimOp.RD, PimOp.RD_MAC):
+            t = max(t, self.rd_free)
+        if op in (PimOp.RD, PimOp.WR, PimOp.MAC_SBK):
+            t = max(t, self.rcd[cmd.bank])
+        if op == PimOp.MAC_ABK:
+            t = max(t, *self.rcd)
+        if op == PimOp.PRE and self.open_row[cmd.bank] is not None:
+            t = max(t, self.ras[cmd.bank], self.col_ready)
+        if op == PimOp.PRE_ABK and any(r is not None for r in self.open_row):
+            t = max(t, self.col_ready, *(s for s, r in zip(self.ras, self.open_row, strict=True) if r is not None))
+        if op in (PimOp.ACT, PimOp.ACT_ABK):
+            t = self._act_cycle(cmd, t, refreshes)
+        return t
+
+    def _act_cycle(self, cmd: PimCommand, head: int, refreshes: list[int]) -> int:
+        tm = self.cfg.timing
+        rp = self.rp[cmd.bank] if cmd.op == PimOp.ACT else max(self.rp)
+        all_closed = all(r is None for r in self.open_row)
+        while True:
+            t = max(head, rp, self.rrd, self.faw[self.faw_ptr], self.ref_end)
+            if not (tm.refresh and all_closed and self.ref_due <= t):
+                return t
+            start = max(head, self.ref_due, max(self.rp), self.ref_end)
+            refreshes.append(start)
+            self.ref_end = start + tm.tRFC
+            self.ref_due = start + tm.tREFI
+
+    def _apply(self, cmd: PimCommand, t: int, outputs: list[PimOutput]) -> None:
+        op, tm, cfg = cmd.op, self.cfg.timing, self.cfg
+        if op in COLUMN_OPS:
+            self.col_ready = t + tm.tCCD
+        if op in (PimOp.ACT, PimOp.ACT_ABK):
+            banks = [cmd.bank] if op == PimOp.ACT else range(cfg.banks)
+            trcd = tm.tRCD if op == PimOp.ACT else tm.tRCD_MAC
+            for b in banks:
+                self.open_row[b] = cmd.row
+                self.rcd[b], self.ras[b] = t + trcd, t + tm.tRAS
+            self.rrd = t + tm.tRRD
+            self.faw[self.faw_ptr] = t + tm.tFAW
+            self.faw_ptr = (self.faw_ptr + 1) % 4
+        elif op in (PimOp.PRE, PimOp.PRE_ABK):
+            for b in [cmd.bank] if op == PimOp.PRE else range(cfg.banks):
+                if self.open_row[b] is not None:
+                    self.open_row[b] = None
+                    self.rp[b] = t + tm.tRP
+        elif op in (PimOp.RD, PimOp.RD_MAC):
+            self.rd_free = t + tm.tCL + 1
+            outputs.append(PimOutput(t + tm.tCL, op, self._read(cmd)))
+        elif self.values:
+            self._compute(cmd)
+
+    def _read(self, cmd: PimCommand) -> tuple[int, ...]:
+        if not self.values:
+            return ()
+        if cmd.op == PimOp.RD_MAC:
+            return tuple(int(v) for v in self.acc)
+        return tuple(int(v) for v in self.row_data(cmd.bank, self.open_row[cmd.bank])[cmd.col])
+
+    def _compute(self, cmd: PimCommand) -> None:
+        op, acc = cmd.op, self.cfg.acc_format
+        if op == PimOp.WR_GB:
+            self.gb[cmd.col] = cmd.data
+        elif op == PimOp.WR_BIAS:
+            self.acc[:] = cmd.bias
+        elif op == PimOp.WR:
+            self.row_data(cmd.bank, self.open_row[cmd.bank])[cmd.col] = cmd.data
+        else:
+            banks = [cmd.bank] if op == PimOp.MAC_SBK else range(self.cfg.banks)
+            x = self.gb[cmd.col]
+            for b in banks:
+                w = self.row_data(b, self.open_row[b])[cmd.col]
+                # |w * x| < 2**31 per lane and lanes <= 64: the int64 sum is exact before the wrap.
+                self.acc[b] = acc.fit(self.acc[b] + int(np.dot(w, x)))[()]
+
+
+def _check_values(fail, name: str, values, count: int, fmt: IntFormat) -> None:
+    if len(values) != count:
+        fail(f"{name} has {len(values)} values; allowed: exactly {count}")
+    bad = [v for v in values if not fmt.min_value <= v <= fmt.max_value]
+    if bad:
+        fail(f"{name} value {bad[0]} does not fit {fmt.name}; allowed: {fmt.min_value}..{fmt.max_value}")
+
+
+def run_program(cfg: PimConfig, commands, values: bool = True) -> PimRun:
+    """Run ``commands`` on a fresh channel (see :class:`PimModel`)."""
+    return PimModel(cfg, values).run(commands)

@@ -1,0 +1,234 @@
+"""Host side of the PIM channel: y = W x layout over channels and banks, command streams, packing, cycles."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimOutput, run_program
+
+__all__ = [
+    "GemvLayout",
+    "calibration_commands",
+    "gemv_cycles",
+    "output_codes",
+    "pack_command",
+    "plan_gemv",
+    "unpack_output",
+]
+
+_MAX_CHANNELS = 256
+
+
+def _bits(count: int) -> int:
+    return max(1, (count - 1).bit_length())
+
+
+def _pack(codes, width: int) -> int:
+    value = 0
+    for code in reversed([int(c) for c in codes]):
+        value = (value << width) | code
+    return value
+
+
+def _unpack(value: int, width: int, count: int) -> list[int]:
+    return [(value >> (i * width)) & ((1 << width) - 1) for i in range(count)]
+
+
+def pack_command(cfg: PimConfig, cmd: PimCommand) -> int:
+    """The ``i_cmd`` payload of ``cmd`` (``hwgen.dataflow.pim_channel.cmd_layout``), low field first.
+
+    Values go through the formats' ``encode`` (two's complement codes); missing data /
+    bias fields are zero. Fields are masked to their width, so an out-of-range address
+    reaches the hardware only if it fits the field.
+    """
+    dtype, acc = cfg.dtype_format, cfg.acc_format
+    data = dtype.encode(np.asarray(cmd.data or [0] * cfg.lanes, dtype=np.int64))
+    bias = acc.encode(np.asarray(cmd.bias or [0] * cfg.banks, dtype=np.int64))
+    fields = [
+        (int(cmd.op), 4),
+        (cmd.bank, _bits(cfg.banks)),
+        (cmd.row, _bits(cfg.rows)),
+        (cmd.col, _bits(cfg.cols)),
+        (_pack(data, dtype.width), cfg.lanes * dtype.width),
+        (_pack(bias, acc.width), cfg.banks * acc.width),
+    ]
+    value, shift = 0, 0
+    for field, width in fields:
+        value |= (int(field) & ((1 << width) - 1)) << shift
+        shift += width
+    return value
+
+
+def unpack_output(cfg: PimConfig, payload: int) -> tuple[PimOp, tuple[int, ...], tuple[int, ...]]:
+    """Split an ``o_out`` payload into (op, RD data codes, RD_MAC accumulator codes)."""
+    dtype, acc = cfg.dtype_format, cfg.acc_format
+    op = PimOp(payload & 0xF)
+    data = _unpack(payload >> 4, dtype.width, cfg.lanes)
+    mac = _unpack(payload >> (4 + cfg.lanes * dtype.width), acc.width, cfg.banks)
+    return op, tuple(data), tuple(mac)
+
+
+def output_codes(cfg: PimConfig, out: PimOutput) -> tuple[int, ...]:
+    """The codes an output beat of the model carries in its meaningful field."""
+    fmt = cfg.acc_format if out.op == PimOp.RD_MAC else cfg.dtype_format
+    return tuple(int(c) for c in fmt.encode(np.asarray(out.values, dtype=np.int64)))
+
+
+@dataclass(frozen=True)
+class GemvLayout:
+    """How ``y = W x`` (``W`` is ``n x k``) is laid out over ``channels`` PIM channels.
+
+    Output row ``o`` of ``W`` lives in one bank: ``o = (group * channels + channel) * banks + bank``.
+    Its ``k`` weights are cut into chunks of ``lanes * cols`` (one DRAM row each);
+    chunk ``j`` of group ``g`` is DRAM row ``g * chunks + j``. The global buffer holds one
+    chunk of ``x`` at a time, so the command stream is chunk-major: write the chunk into
+    the global buffer, then per group WR_BIAS(0), ACT_ABK, one MAC_ABK per used column,
+    PRE_ABK, RD_MAC. The host adds the chunks' partial sums in the accumulator format
+    (wrapping integer addition, so the result equals one in-bank accumulation).
+    """
+
+    cfg: PimConfig
+    n: int
+    k: int
+    channels: int
+
+    @property
+    def chunk(self) -> int:
+        """Elements of ``x`` per DRAM row."""
+        return self.cfg.lanes * self.cfg.cols
+
+    @property
+    def chunks(self) -> int:
+        return math.ceil(self.k / self.chunk)
+
+    @property
+    def groups(self) -> int:
+        """Output rows per bank."""
+        return math.ceil(self.n / (self.channels * self.cfg.banks))
+
+    @property
+    def rows_used(self) -> int:
+        """DRAM rows used in every bank."""
+        return self.groups * self.chunks
+
+    def output_index(self, channel: int, group: int, bank: int) -> int:
+        return (group * self.channels + channel) * self.cfg.banks + bank
+
+    def chunk_cols(self, j: int) -> int:
+        """Column bursts chunk ``j`` occupies."""
+        return math.ceil(min(self.chunk, self.k - j * self.chunk) / self.cfg.lanes)
+
+    def row_image(self, w: np.ndarray, channel: int, bank: int, group: int, j: int) -> np.ndarray:
+        """The ``cols x lanes`` values DRAM row ``(group, j)`` of ``bank`` holds (zero padded)."""
+        out = np.zeros(self.chunk, dtype=np.int64)
+        o = self.output_index(channel, group, bank)
+        if o < self.n:
+            part = w[o, j * self.chunk : (j + 1) * self.chunk]
+            out[: part.size] = part
+        return out.reshape(self.cfg.cols, self.cfg.lanes)
+
+    def weight_commands(self, w: np.ndarray, channel: int) -> list[PimCommand]:
+        """ACT / WR / PRE commands writing ``channel``'s share of ``W`` into its banks."""
+        w = self._check_matrix(w)
+        cmds = []
+        for g in range(self.groups):
+            for j in range(self.chunks):
+                row = g * self.chunks + j
+                cmds += [PimCommand.act(b, row) for b in range(self.cfg.banks)]
+                for b in range(self.cfg.banks):
+                    image = self.row_image(w, channel, b, g, j)
+                    cmds += [PimCommand.wr(b, c, image[c]) for c in range(self.chunk_cols(j))]
+                cmds += [PimCommand.pre(b) for b in range(self.cfg.banks)]
+        return cmds
+
+    def gemv_commands(self, x: np.ndarray) -> list[PimCommand]:
+        """The command stream of one channel (every channel runs the same stream)."""
+        x = np.asarray(x, dtype=np.int64)
+        if x.shape != (self.k,):
+            raise ValueError(f"x has shape {x.shape}; allowed: ({self.k},)")
+        lanes, zeros = self.cfg.lanes, [0] * self.cfg.banks
+        cmds = []
+        for j in range(self.chunks):
+            ncols = self.chunk_cols(j)
+            part = np.zeros(ncols * lanes, dtype=np.int64)
+            seg = x[j * self.chunk : j * self.chunk + ncols * lanes]
+            part[: seg.size] = seg
+            cmds += [PimCommand.wr_gb(c, part[c * lanes : (c + 1) * lanes]) for c in range(ncols)]
+            for g in range(self.groups):
+                cmds += [PimCommand.wr_bias(zeros), PimCommand.act_abk(g * self.chunks + j)]
+                cmds += [PimCommand.mac_abk(c) for c in range(ncols)]
+                cmds += [PimCommand.pre_abk(), PimCommand.rd_mac()]
+        return cmds
+
+    def assemble(self, outputs: list[list[PimOutput]]) -> np.ndarray:
+        """``y`` from every channel's RD_MAC beats (in stream order), summed in the accumulator format."""
+        acc = self.cfg.acc_format
+        y = np.zeros(self.groups * self.channels * self.cfg.banks, dtype=np.int64)
+        for ch, beats in enumerate(outputs):
+            macs = [o for o in beats if o.op == PimOp.RD_MAC]
+            if len(macs) != self.chunks * self.groups:
+                raise ValueError(f"channel {ch} has {len(macs)} RD_MAC beats; want {self.chunks * self.groups}")
+            for i, beat in enumerate(macs):
+                g = i % self.groups
+                for b, value in enumerate(beat.values):
+                    y[self.output_index(ch, g, b)] += value
+        return acc.fit(y[: self.n])
+
+    def reference(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Golden ``y``: exact integer dot products wrapped once into the accumulator."""
+        w = self._check_matrix(w)
+        return self.cfg.acc_format.fit(w @ np.asarray(x, dtype=np.int64))
+
+    def _check_matrix(self, w) -> np.ndarray:
+        w = np.asarray(w, dtype=np.int64)
+        if w.shape != (self.n, self.k):
+            raise ValueError(f"W has shape {w.shape}; allowed: ({self.n}, {self.k})")
+        return w
+
+
+def plan_gemv(cfg: PimConfig, n: int, k: int, channels: int = 1) -> GemvLayout:
+    """Lay out an ``n x k`` GEMV over ``channels`` channels of ``cfg``.
+
+    Raises
+    ------
+    ConfigError
+        If a dimension or ``channels`` is not a positive integer, or ``W`` does not fit
+        the banks' rows (the message gives the rows needed).
+    """
+    for name, value, hi in (("n", n, None), ("k", k, None), ("channels", channels, _MAX_CHANNELS)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi and value > hi):
+            raise ConfigError(name, value, "an integer >= 1" + (f" and <= {hi}" if hi else ""))
+    layout = GemvLayout(cfg, n, k, channels)
+    if layout.rows_used > cfg.rows:
+        raise ConfigError(
+            "n",
+            n,
+            f"a W that fits: {n} x {k} needs {layout.rows_used} rows per bank but rows={cfg.rows}; "
+            "use more channels or a config with more rows",
+        )
+    return layout
+
+
+def gemv_cycles(layout: GemvLayout) -> int:
+    """Cycles of the GEMV on the channels (all run the same stream in parallel), from the timing model."""
+    return run_program(layout.cfg, layout.gemv_commands(np.zeros(layout.k, dtype=np.int64)), values=False).cycles
+
+
+def calibration_commands(cfg: PimConfig, rounds: int = 10, columns: int = 64) -> list[PimCommand]:
+    """``rounds`` x (WR_BIAS, ACT_ABK, ``columns`` x MAC_ABK, PRE_ABK, RD_MAC) on one channel.
+
+    The AiM simulator's calibration case (its MAC_ABK with opsize ``columns`` unrolls
+    into the ACT_ABK / MAC_ABK / PRE_ABK sequence here).
+    """
+    if not 1 <= columns <= cfg.cols:
+        raise ConfigError("columns", columns, f"an integer from 1 to cols={cfg.cols}")
+    cmds = []
+    for r in range(rounds):
+        cmds += [PimCommand.wr_bias([0] * cfg.banks), PimCommand.act_abk(r % cfg.rows)]
+        cmds += [PimCommand.mac_abk(c) for c in range(columns)]
+        cmds += [PimCommand.pre_abk(), PimCommand.rd_mac()]
+    return cmds

@@ -1,0 +1,49 @@
+"""Build a PIM channel and run a command program through it in cocotb (Verilator or Icarus)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hwgen.dataflow.pim_build import build_pim
+from hwgen.emulation.pim_model import PimCommand, PimConfig
+from hwgen.sim.cocotb_runner import CocotbRun, run_cocotb
+from hwgen.sim.pim_bench import command_to_dict
+
+__all__ = ["run_pim_regression"]
+
+
+def run_pim_regression(
+    cfg: PimConfig,
+    program: list[PimCommand],
+    work_dir: str | Path,
+    simulator: str = "verilator",
+    seed: int = 1,
+    valid_prob: float = 1.0,
+    ready_prob: float = 1.0,
+) -> CocotbRun:
+    """Generate the Verilog of ``cfg`` and run ``program`` from reset, checked against ``PimModel``.
+
+    The report (``CocotbRun.report``) has ``passed``, ``mismatches``, ``cycles``,
+    ``model_cycles`` and ``cycles_equal`` (issue and output cycles identical to the model;
+    required at ``valid_prob == ready_prob == 1``).
+
+    Raises
+    ------
+    ValueError
+        If a probability is outside (0, 1] or the simulator is unknown.
+    SimulationError
+        If the simulator is missing or cannot build the design.
+    """
+    for name, p in (("valid_prob", valid_prob), ("ready_prob", ready_prob)):
+        if not 0 < p <= 1:
+            raise ValueError(f"{name}={p} is not allowed; allowed: 0 < p <= 1")
+    work = Path(work_dir).resolve()
+    build = build_pim(cfg, work / "rtl")
+    job = {
+        "config": cfg.to_dict(),
+        "program": [command_to_dict(c) for c in program],
+        "seed": seed,
+        "valid_prob": valid_prob,
+        "ready_prob": ready_prob,
+    }
+    return run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.pim_bench", job, simulator, work)

@@ -1,0 +1,161 @@
+"""The PIM channel's golden model: config validation, every timing rule, refresh, values, errors."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.pim_model import PimCommand, PimCommandError, PimConfig, PimModel, PimOp, PimTiming, run_program
+
+T = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tCCD=2, tRRD=3, tFAW=16, tCL=4, refresh=False)
+C = PimCommand
+
+
+def test_defaults_are_aim_timing():
+    t = PimTiming()
+    assert (t.tRCD_MAC, t.tRP, t.tRAS, t.tCCD, t.tCL, t.tRRD, t.tFAW) == (56, 32, 54, 2, 50, 11, 42)
+    assert PimConfig().banks == 16 and PimConfig().lanes == 16
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"banks": 0}, "banks"),
+        ({"lanes": 65}, "lanes"),
+        ({"rows": 2.0}, "rows"),
+        ({"dtype": "bfloat16"}, "dtype"),
+        ({"acc": "int8"}, "acc"),
+        ({"timing": {"tRP": 3}}, "timing"),
+    ],
+)
+def test_config_errors_name_the_field(kwargs, field):
+    with pytest.raises(ConfigError, match=f"^{field}="):
+        PimConfig(**kwargs)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"tCCD": 1}, "tCCD"),
+        ({"tCL": 1}, "tCL"),
+        ({"tRP": 0}, "tRP"),
+        ({"refresh": 1}, "refresh"),
+        ({"tREFI": 240}, "tREFI"),
+    ],
+)
+def test_timing_errors_name_the_field(kwargs, field):
+    with pytest.raises(ConfigError, match=f"^{field}="):
+        PimTiming(**kwargs)
+
+
+def test_config_round_trip_and_unknown_key():
+    cfg = PimConfig(banks=3, timing=dataclasses.replace(T, tRP=7))
+    assert PimConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ConfigError, match=r"^colz="):
+        PimConfig.from_dict({"colz": 3})
+
+
+def test_every_single_bank_rule_by_hand():
+    cfg = PimConfig(banks=6, rows=4, cols=2, lanes=2, timing=T)
+    prog = [C.act(b, 0) for b in range(5)] + [
+        C.rd(0, 1),  # tRCD from ACT@0 -> 5, but in order after the 5th ACT
+        C.pre(0),  # tRAS from ACT@0 -> 9, tCCD from RD@17 -> 19
+        C.act(0, 1),  # tRP -> 23
+        C.wr(0, 0, [1, 2]),  # tRCD -> 28
+        C.rd_mac(),  # tCCD -> 30
+    ]
+    run = run_program(cfg, prog)
+    # ACTs: tRRD 3 apart, the 5th waits for tFAW (0 + 16)
+    assert run.issue_cycles == [0, 3, 6, 9, 16, 17, 19, 23, 28, 30]
+    assert [o.cycle for o in run.outputs] == [21, 34]  # tCL after each read
+    assert run.cycles == 35
+
+
+def test_read_return_slot_serialises_reads():
+    cfg = PimConfig(banks=1, rows=1, cols=2, lanes=1, timing=T)
+    run = run_program(cfg, [C.act(0, 0), C.rd(0, 0), C.rd(0, 1), C.rd_mac()])
+    assert run.issue_cycles == [0, 5, 10, 15]  # previous read + tCL + 1
+
+
+def test_all_bank_rules_by_hand():
+    cfg = PimConfig(banks=2, rows=4, cols=4, lanes=2, timing=T)
+    prog = [C.wr_gb(0, [1, 1]), C.act_abk(2), C.mac_abk(0), C.mac_abk(1), C.pre_abk(), C.act_abk(3), C.pre_abk()]
+    run = run_program(cfg, prog)
+    # MAC waits tRCD_MAC (1 + 7), PRE_ABK waits tRAS (1 + 9), ACT_ABK tRP (10 + 4), PRE tRAS (14 + 9)
+    assert run.issue_cycles == [0, 1, 8, 10, 12, 16, 25]
+
+
+def test_refresh_before_act_when_due_and_all_closed():
+    timing = dataclasses.replace(T, refresh=True, tREFI=20, tRFC=6)
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=1, timing=timing)
+    run = run_program(cfg, [C.act_abk(0), C.pre_abk(), C.act_abk(1), C.pre_abk(), C.act_abk(2)])
+    # third ACT_ABK could go at 26 (tRP), the refresh due at 20 goes first: 26, then ACT at 26 + tRFC
+    assert run.issue_cycles == [0, 9, 13, 22, 32]
+    assert run.refreshes == [26]
+
+
+def test_refresh_postponed_while_a_bank_is_open():
+    timing = dataclasses.replace(T, refresh=True, tREFI=20, tRFC=6)
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=1, timing=timing)
+    prog = [C.act(0, 0)] + [C.wr(0, 0, [1])] * 12 + [C.act(1, 0), C.pre_abk(), C.act(1, 1)]
+    run = run_program(cfg, prog)
+    assert run.issue_cycles[13] == 28  # refresh due at 20, but bank 0 is open: no refresh
+    assert run.refreshes == [run.issue_cycles[14] + 4]  # once all closed, after tRP
+    assert run.issue_cycles[15] == run.refreshes[0] + 6  # then tRFC
+
+
+def test_mac_values_wrap_in_the_accumulator():
+    cfg = PimConfig(banks=2, rows=2, cols=2, lanes=4, acc="int16", timing=T)
+    rng = np.random.default_rng(0)
+    w = rng.integers(-128, 128, size=(2, 2, 4))
+    x = rng.integers(-128, 128, size=(2, 4))
+    w[0, 0], x[0] = -128, -128  # corner: largest products
+    bias = [32767, -32768]
+    prog = [C.wr_gb(c, x[c]) for c in range(2)] + [C.act_abk(1)]
+    prog += [C.wr(b, c, w[b, c]) for b in range(2) for c in range(2)]
+    prog += [C.wr_bias(bias), C.mac_abk(0), C.mac_abk(1), C.rd_mac()]
+    got = run_program(cfg, prog).outputs[0].values
+    want = cfg.acc_format.fit(np.array(bias) + np.einsum("bcl,cl->b", w, x))
+    assert got == tuple(want)
+
+
+def test_timing_only_mode_gives_the_same_cycles():
+    cfg = PimConfig(banks=2, rows=2, cols=2, lanes=2, timing=T)
+    prog = [C.act_abk(0), C.wr(0, 0, [3, 4]), C.mac_abk(0), C.rd(1, 1), C.pre_abk(), C.rd_mac()]
+    full, fast = run_program(cfg, prog), run_program(cfg, prog, values=False)
+    assert full.issue_cycles == fast.issue_cycles
+    assert [o.cycle for o in full.outputs] == [o.cycle for o in fast.outputs]
+
+
+@pytest.mark.parametrize(
+    ("prog", "match"),
+    [
+        ([C.mac_abk(0)], "command 0 \\(MAC_ABK col=0\\): bank 0 has no open row"),
+        ([C.act(0, 0), C.mac_abk(0)], "command 1 .*bank 1 has no open row"),
+        ([C.mac_sbk(1, 0)], "bank 1 has no open row"),
+        ([C.act(0, 0), C.act(0, 1)], "bank 0 already has row 0 open"),
+        ([C.act(1, 0), C.act_abk(0)], "bank 1 has a row open"),
+        ([C.act(2, 0)], "bank=2 is out of range; allowed: 0..1"),
+        ([C.act_abk(4)], "row=4 is out of range"),
+        ([C.wr_gb(2, [0, 0])], "col=2 is out of range"),
+        ([C.wr_gb(0, [0])], "data has 1 values; allowed: exactly 2"),
+        ([C.wr_gb(0, [0, 128])], "data value 128 does not fit int8"),
+        ([C.wr_bias([0, 2**31])], "bias value 2147483648 does not fit int32"),
+        ([C(op=11)], "op 11 is not a PimOp"),
+        (["RD"], "not a PimCommand"),
+    ],
+)
+def test_bad_commands_raise_clear_errors(prog, match):
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=2, timing=T)
+    with pytest.raises(PimCommandError, match=match):
+        run_program(cfg, prog)
+
+
+def test_model_continues_from_its_state():
+    cfg = PimConfig(banks=1, rows=2, cols=2, lanes=1, timing=T)
+    model = PimModel(cfg)
+    model.run([C.act(0, 0)])
+    second = model.run([C.wr(0, 1, [5]), C.rd(0, 1)])
+    assert second.issue_cycles == [5, 7] and second.outputs[0].values == (5,)
+    assert PimOp.RD in {o.op for o in second.outputs}

@@ -1,0 +1,111 @@
+"""Host mapping of y = W x onto PIM channels: layout, command streams, packing and cycle estimates."""
+
+import numpy as np
+import pytest
+
+from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.pim_model import PimCommand, PimConfig, PimModel, PimOp, PimTiming, run_program
+from hwgen.host.pim_mapping import calibration_commands, gemv_cycles, pack_command, plan_gemv, unpack_output
+
+T = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tCCD=2, tRRD=3, tFAW=16, tCL=4, refresh=True, tREFI=90, tRFC=9)
+
+
+def _run_gemv(cfg, n, k, channels, seed):
+    rng = np.random.default_rng(seed)
+    fmt = cfg.dtype_format
+    w = rng.integers(fmt.min_value, fmt.max_value + 1, size=(n, k))
+    x = rng.integers(fmt.min_value, fmt.max_value + 1, size=k)
+    layout = plan_gemv(cfg, n, k, channels)
+    outputs = []
+    for ch in range(channels):
+        model = PimModel(cfg)
+        model.run(layout.weight_commands(w, ch))
+        outputs.append(model.run(layout.gemv_commands(x)).outputs)
+    return layout, w, x, layout.assemble(outputs)
+
+
+@pytest.mark.parametrize(
+    ("banks", "cols", "lanes", "n", "k", "channels", "acc"),
+    [
+        (2, 4, 4, 5, 20, 1, "int32"),  # two chunks, ragged last chunk and last group
+        (4, 2, 8, 9, 40, 2, "int32"),  # three chunks over two channels
+        (3, 3, 2, 7, 5, 3, "int16"),  # one partial chunk, 16-bit wrap
+        (2, 2, 2, 1, 1, 1, "int16"),
+    ],
+)
+def test_gemv_through_the_model_equals_the_reference(banks, cols, lanes, n, k, channels, acc):
+    cfg = PimConfig(banks=banks, rows=16, cols=cols, lanes=lanes, acc=acc, timing=T)
+    layout, w, x, y = _run_gemv(cfg, n, k, channels, seed=n * k)
+    assert np.array_equal(y, layout.reference(w, x))
+
+
+def test_int16_accumulator_wraps_like_the_reference():
+    cfg = PimConfig(banks=2, rows=4, cols=4, lanes=4, acc="int16", timing=T)
+    w = np.full((2, 16), -128)
+    x = np.full(16, 127)
+    layout = plan_gemv(cfg, 2, 16)
+    model = PimModel(cfg)
+    model.run(layout.weight_commands(w, 0))
+    y = layout.assemble([model.run(layout.gemv_commands(x)).outputs])
+    assert y.tolist() == [2048, 2048]  # 16 * -16256 = -260096 = 2048 (mod 2**16)
+    assert np.array_equal(y, cfg.acc_format.fit(w @ x))
+
+
+def test_layout_geometry():
+    cfg = PimConfig(banks=16, rows=16384, cols=64, lanes=16)
+    layout = plan_gemv(cfg, 4096, 4096, channels=1)
+    assert (layout.chunk, layout.chunks, layout.groups, layout.rows_used) == (1024, 4, 256, 1024)
+    assert layout.output_index(0, 1, 3) == 19
+    cmds = layout.gemv_commands(np.zeros(4096, dtype=np.int64))
+    ops = [c.op for c in cmds]
+    assert ops.count(PimOp.WR_GB) == 4 * 64 and ops.count(PimOp.MAC_ABK) == 4 * 256 * 64
+    assert ops.count(PimOp.RD_MAC) == ops.count(PimOp.ACT_ABK) == 4 * 256
+
+
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [((0, 4, 1), "n"), ((4, -1, 1), "k"), ((4, 4, 0), "channels"), ((4, 4, True), "channels"), ((999, 4, 1), "n")],
+)
+def test_plan_errors_name_the_field(args, field):
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=2)
+    with pytest.raises(ConfigError, match=f"^{field}="):
+        plan_gemv(cfg, *args)
+
+
+def test_operand_shape_errors():
+    layout = plan_gemv(PimConfig(banks=2, rows=4, cols=2, lanes=2), 2, 3)
+    with pytest.raises(ValueError, match=r"x has shape \(4,\); allowed: \(3,\)"):
+        layout.gemv_commands(np.zeros(4))
+    with pytest.raises(ValueError, match="W has shape"):
+        layout.weight_commands(np.zeros((3, 3)), 0)
+
+
+def test_calibration_case_cycle_formula():
+    cfg = PimConfig()
+    t, n = cfg.timing, 64
+    run = run_program(cfg, calibration_commands(cfg, rounds=10, columns=n))
+    # First ACT_ABK at 1; a round is ACT -> tRCD_MAC -> n MACs tCCD apart -> PRE (tCCD) -> tRP -> next ACT.
+    rnd = t.tRCD_MAC + n * t.tCCD + t.tRP
+    last_rd_mac = 1 + 9 * rnd + t.tRCD_MAC + n * t.tCCD + 1
+    assert run.cycles == last_rd_mac + t.tCL + 1 == 2181
+    assert run.refreshes == []  # 2181 < tREFI
+
+
+def test_gemv_4096_cycles_scale_with_channels():
+    cfg = PimConfig(rows=16384)
+    one = gemv_cycles(plan_gemv(cfg, 4096, 4096, 1))
+    sixteen = gemv_cycles(plan_gemv(cfg, 4096, 4096, 16))
+    per_group = cfg.timing.tRCD_MAC + 64 * cfg.timing.tCCD + cfg.timing.tRP
+    # Overheads beyond the MAC rounds: refresh (tRFC / tREFI = 6.3 %) and global-buffer writes.
+    assert 4 * 256 * per_group < one < 1.08 * 4 * 256 * per_group
+    assert 15 < one / sixteen < 16.5
+
+
+def test_packing_round_trips_through_fields():
+    cfg = PimConfig(banks=3, rows=6, cols=3, lanes=2)
+    word = pack_command(cfg, PimCommand.act(2, 5))
+    assert word & 0xF == PimOp.ACT and (word >> 4) & 0b11 == 2 and (word >> 6) & 0b111 == 5
+    word = pack_command(cfg, PimCommand.wr_gb(1, [-1, 2]))
+    assert (word >> 11) & 0xFFFF == 0x02FF
+    out = PimOp.RD_MAC | (0xAB << 4) | (0xFFFFFFFF << (4 + 16)) | (7 << (4 + 16 + 32))
+    assert unpack_output(cfg, out) == (PimOp.RD_MAC, (0xAB, 0), (0xFFFFFFFF, 7, 0))
