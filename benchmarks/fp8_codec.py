@@ -2,6 +2,7 @@
 
 import ml_dtypes
 import numpy as np
+
 from hwgen.emulation import float8_e4m3fn
 
 from .registry import Case, register

@@ -8,10 +8,17 @@ __all__ = ["BENCHMARKS", "Benchmark", "Case", "register"]
 
 @dataclass(frozen=True)
 class Case:
-    """Prepared inputs for one run: two zero-argument callables returning comparable arrays."""
+    """Prepared inputs for one run: two zero-argument callables.
+
+    ``compare`` says whether their results must agree bit for bit (False when the
+    baseline computes something else, e.g. a plain cast against an MX quantiser);
+    ``elements`` is the work count behind the rate column (default: the size).
+    """
 
     hwgen: Callable[[], object]
     baseline: Callable[[], object]
+    compare: bool = True
+    elements: int | None = None
 
 
 @dataclass(frozen=True)

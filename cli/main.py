@@ -8,7 +8,7 @@ import sys
 from hwgen.emulation.errors import ConfigError
 from hwgen.sim.cocotb_runner import SimulationError
 
-__all__ = ["UsageError", "main"]
+__all__ = ["UsageError", "build_parser", "main"]
 
 
 class UsageError(Exception):
@@ -20,22 +20,22 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _array_options(parser: argparse.ArgumentParser) -> None:
-    from hwgen.dataflow.config import ARCHS, DATAFLOWS, MAX_DIM
-
-    parser.add_argument(
-        "--config", metavar="FILE", help="load options from a .toml or .json file (command-line options override it)"
-    )
-    parser.add_argument("--arch", help=f"architecture: {', '.join(ARCHS)} (default: systolic)")
-    parser.add_argument("--rows", type=int, help=f"PE rows, 1..{MAX_DIM} (default: 8)")
-    parser.add_argument("--cols", type=int, help=f"PE columns, 1..{MAX_DIM} (default: 8)")
-    parser.add_argument("--dataflow", help=f"dataflow: {', '.join(DATAFLOWS)} (default: ws)")
-    parser.add_argument("--dtype", help="activation and weight format: int8 (default: int8)")
-    parser.add_argument("--acc", help="accumulator format: int32, wraps on overflow (default: int32)")
+def _arch_name(argv: list[str]) -> str:
+    """The ``--arch`` value in ``argv`` (default systolic), read before the real parser exists."""
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--arch", default="systolic")
+    known, _ = pre.parse_known_args(argv)
+    return known.arch
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``hwgen`` (exposed for tests and docs)."""
+def build_parser(arch_name: str = "systolic") -> argparse.ArgumentParser:
+    """The argument parser of ``hwgen``, with the config options of architecture ``arch_name``."""
+    from hwgen.cli.options import add_config_options
+    from hwgen.dataflow.registry import ARCHITECTURES, get_architecture
+
+    arch = get_architecture(arch_name)
+    archs = "; ".join(f"{a.name}: {a.summary}" for a in ARCHITECTURES.values())
+    arch_help = f"architecture (default: systolic). {archs}. `--arch NAME --help` lists its options"
     parser = _Parser(prog="hwgen", description="Design, verify and deploy low-precision ML accelerators.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
@@ -45,18 +45,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="write Verilog and manifest.json for a design",
         description="Generate Verilog, lint it with Verilator and write manifest.json.",
     )
-    _array_options(build)
+    build.add_argument("--arch", default="systolic", help=arch_help)
+    add_config_options(build, arch)
     build.add_argument("--out", metavar="DIR", help="output folder (default: build/<top module>)")
     build.add_argument("--no-lint", action="store_true", help="skip verilator --lint-only")
 
+    synth = sub.add_parser(
+        "synth",
+        help="build a design and synthesise it (Yosys, nextpnr): LUT/FF/DSP, Fmax",
+        description="Build, then synthesise, place and route with the YoWASP tools; the "
+        "report is printed and written into the build's manifest.json.",
+    )
+    synth.add_argument("--arch", default="systolic", help=arch_help)
+    add_config_options(synth, arch)
+    synth.add_argument("--family", default="ecp5", help="ecp5 (ULX3S, LFE5U-85F) or ice40 (iCEBreaker, UP5K)")
+    synth.add_argument("--device", help="device of the family (default: 85k for ecp5, up5k for ice40)")
+    synth.add_argument("--freq", type=float, metavar="MHZ", help="clock target for place and route")
+    synth.add_argument("--no-pnr", action="store_true", help="synthesis only: cell counts, no Fmax")
+    synth.add_argument("--out", metavar="DIR", help="output folder (default: build/<top module>)")
+
     sim = sub.add_parser(
         "sim",
-        help="build a design and run its cocotb regression",
-        description="Run random GEMMs through the generated Verilog in cocotb and "
-        "check every output bit-exactly against the emulator, and cycles against "
-        "the array's cycle formula.",
+        help="build a systolic array and run its cocotb regression",
+        description="Run random GEMMs through the generated Verilog in cocotb and check every "
+        "output bit-exactly against the emulator, and cycles against the array's cycle formula.",
     )
-    _array_options(sim)
+    sim.add_argument("--arch", default="systolic", help="systolic (the other units' regressions run under pytest)")
+    add_config_options(sim, arch)
     sim.add_argument(
         "--simulator", default="verilator", help="verilator, icarus, or all (every installed one) (default: verilator)"
     )
@@ -72,8 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=None,
         metavar="P",
-        help="run with random idle sources and stalled sink, each cycle ready/valid "
-        "with probability P in (0, 1); cycles are then reported, not checked",
+        help="run with random idle sources and stalled sink, each cycle ready/valid with "
+        "probability P in (0, 1); cycles are then reported, not checked",
     )
     sim.add_argument("--work", metavar="DIR", help="working folder (default: build/sim/<top module>)")
 
@@ -83,9 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``hwgen`` console script; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser().parse_args(argv)
-        if args.command == "build":
+        args = build_parser(_arch_name(argv)).parse_args(argv)
+        if args.command in ("build", "synth"):
             from hwgen.cli.build_cmd import run_build
 
             return run_build(args)

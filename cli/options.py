@@ -1,24 +1,54 @@
-"""Turn parsed command-line options into configs and checked output folders."""
+"""Command-line options generated from each architecture's config dataclass, and checked output folders."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import tempfile
 from pathlib import Path
 
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.registry import Architecture, cli_fields, load_config_file, make_config, type_name
 from hwgen.emulation.errors import ConfigError
 
-__all__ = ["array_config", "writable_dir"]
+__all__ = ["add_config_options", "config_from_args", "writable_dir"]
 
-_FIELDS = ("arch", "rows", "cols", "dataflow", "dtype", "acc")
+_TYPES = {"int": int, "float": float, "str": str}
 
 
-def array_config(args: argparse.Namespace) -> ArrayConfig:
+def add_config_options(parser: argparse.ArgumentParser, arch: Architecture) -> None:
+    """One ``--field-name`` option per scalar field of ``arch``'s config (one-to-one with the dataclass)."""
+    parser.add_argument(
+        "--config", metavar="FILE", help="load the config from a .toml or .json file (command-line options override it)"
+    )
+    defaults = _defaults(arch)
+    for f in cli_fields(arch):
+        flag = "--" + f.name.replace("_", "-")
+        shown = f" (default: {defaults[f.name]})" if f.name in defaults else ""
+        if type_name(f) == "bool":
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=f"{arch.name} config field {f.name}{shown}",
+            )
+        else:
+            parser.add_argument(
+                flag,
+                dest=f.name,
+                type=_TYPES[type_name(f)],
+                default=None,
+                metavar=f.name.upper(),
+                help=f"{arch.name} config field {f.name}{shown}",
+            )
+
+
+def config_from_args(arch: Architecture, args: argparse.Namespace):
     """The config from ``--config`` (if any) with the command-line fields laid over it."""
-    base = ArrayConfig.load(args.config).to_dict() if args.config else {}
-    given = {f: getattr(args, f) for f in _FIELDS if getattr(args, f) is not None}
-    return ArrayConfig.from_dict({**base, **given})
+    base = load_config_file(args.config) if args.config else {}
+    base.pop("arch", None)
+    given = {f.name: getattr(args, f.name) for f in cli_fields(arch) if getattr(args, f.name) is not None}
+    return make_config(arch, {**base, **given})
 
 
 def writable_dir(path: str | Path, option: str) -> Path:
@@ -31,3 +61,11 @@ def writable_dir(path: str | Path, option: str) -> Path:
     except OSError as exc:
         raise ConfigError(option, str(path), f"a writable folder (here: {exc.strerror})") from None
     return folder
+
+
+def _defaults(arch: Architecture) -> dict:
+    values = dict(arch.defaults)
+    for f in dataclasses.fields(arch.config_class()):
+        if f.default is not dataclasses.MISSING:
+            values.setdefault(f.name, f.default)
+    return values

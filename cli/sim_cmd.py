@@ -8,7 +8,8 @@ import re
 from rich.console import Console
 from rich.table import Table
 
-from hwgen.cli.options import array_config, writable_dir
+from hwgen.cli.options import config_from_args, writable_dir
+from hwgen.dataflow.registry import get_architecture
 from hwgen.emulation.errors import ConfigError
 from hwgen.sim.regression import DEFAULT_GEMMS, RegressionReport, run_regression
 from hwgen.sim.toolchain import SIMULATORS, find_simulator
@@ -37,7 +38,9 @@ def _simulators(choice: str) -> list[str]:
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    cfg = array_config(args)
+    if args.arch != "systolic":
+        raise ConfigError("arch", args.arch, "systolic (the other units' regressions run under pytest, tests/sim)")
+    cfg = config_from_args(get_architecture(args.arch), args)
     gemms = [parse_gemm(g) for g in args.gemm] if args.gemm else list(DEFAULT_GEMMS)
     p = args.backpressure
     if p is not None and not 0 < p < 1:

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import json
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwgen.emulation import get_format
+from hwgen.emulation import LMul, get_format
 from hwgen.emulation.errors import ConfigError
 
-__all__ = ["ARCHS", "DATAFLOWS", "MAX_DIM", "ArrayConfig"]
+__all__ = ["ACCS", "ARCHS", "DATAFLOWS", "MAX_DIM", "MULS", "ArrayConfig"]
 
 #: Architectures ``hwgen build --arch`` knows.
 ARCHS = ("systolic",)
@@ -19,8 +17,11 @@ ARCHS = ("systolic",)
 DATAFLOWS = ("ws", "is", "os")
 #: Largest rows/cols: beyond it Verilator builds and wide stream payloads stop being practical.
 MAX_DIM = 64
-_DTYPES = ("int8",)
-_ACCS = ("int32",)
+#: Activation/weight formats, each with the accumulators allowed for it.
+ACCS = {"int8": ("int32",), "float8_e4m3fn": ("float32",), "float8_e5m2": ("float32",), "bfloat16": ("float32",)}
+#: Multipliers: ``"exact"`` for every dtype, the integer-add L-Mul for float dtypes.
+MULS = ("exact", "lmul")
+_INT_DTYPES = ("int8",)
 
 
 @dataclass(frozen=True)
@@ -37,9 +38,14 @@ class ArrayConfig:
         ``"ws"`` (weight-stationary), ``"is"`` (input-stationary: the same datapath
         with activations held in the PEs) or ``"os"`` (output-stationary).
     dtype : str
-        Format name of activations and weights (``"int8"``).
+        Format name of activations and weights: ``"int8"``, ``"float8_e4m3fn"``,
+        ``"float8_e5m2"`` or ``"bfloat16"``.
     acc : str
-        Format name of the accumulator (``"int32"``, wrapping on overflow).
+        Format name of the accumulator: ``"int32"`` (wrapping on overflow) for
+        ``int8``, ``"float32"`` (round to nearest even at every PE) for the float dtypes.
+    mul : str
+        Multiplier: ``"exact"``, or ``"lmul"`` (float dtypes only: the integer-add
+        L-Mul with the default :class:`~hwgen.emulation.LMul` policies).
     arch : str
         Architecture name (``"systolic"``).
 
@@ -56,6 +62,7 @@ class ArrayConfig:
     dtype: str = "int8"
     acc: str = "int32"
     arch: str = "systolic"
+    mul: str = "exact"
 
     def __post_init__(self):
         _check_choice("arch", self.arch, ARCHS)
@@ -64,8 +71,22 @@ class ArrayConfig:
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIM:
                 raise ConfigError(name, value, f"an integer from 1 to {MAX_DIM}")
         _check_choice("dataflow", self.dataflow, DATAFLOWS)
-        _check_choice("dtype", self.dtype, _DTYPES)
-        _check_choice("acc", self.acc, _ACCS)
+        _check_choice("dtype", self.dtype, tuple(ACCS))
+        if self.acc not in ACCS[self.dtype]:
+            raise ConfigError("acc", self.acc, f"{', '.join(ACCS[self.dtype])} (dtype {self.dtype!r})")
+        muls = MULS if self.is_float else ("exact",)
+        if self.mul not in muls:
+            raise ConfigError("mul", self.mul, f"{', '.join(muls)} (dtype {self.dtype!r})")
+
+    @property
+    def is_float(self) -> bool:
+        """True for a floating-point dtype (float32 accumulator, one RNE rounding per PE)."""
+        return self.dtype not in _INT_DTYPES
+
+    @property
+    def multiplier(self):
+        """``"exact"`` or the :class:`~hwgen.emulation.LMul` of the dtype: the ``mul`` argument of ``fp_dot``."""
+        return LMul(self.dtype_format) if self.mul == "lmul" else "exact"
 
     @property
     def dtype_format(self):
@@ -80,7 +101,8 @@ class ArrayConfig:
     @property
     def top_name(self) -> str:
         """Verilog module name of the generated top, unique per configuration."""
-        return f"systolic_{self.dataflow}_{self.rows}x{self.cols}_{self.dtype}_{self.acc}"
+        mul = "" if self.mul == "exact" else f"_{self.mul}"
+        return f"systolic_{self.dataflow}_{self.rows}x{self.cols}_{self.dtype}_{self.acc}{mul}"
 
     def to_dict(self) -> dict:
         """Return the fields as a JSON-serialisable dict."""
@@ -98,18 +120,9 @@ class ArrayConfig:
     @classmethod
     def load(cls, path: str | Path) -> ArrayConfig:
         """Load a config from a ``.toml`` or ``.json`` file."""
-        path = Path(path)
-        if path.suffix not in (".toml", ".json"):
-            raise ConfigError("config", str(path), "a .toml or .json file")
-        try:
-            text = path.read_text()
-        except OSError as exc:
-            raise ConfigError("config", str(path), f"a readable file ({exc.strerror})") from None
-        try:
-            data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
-            raise ConfigError("config", str(path), f"valid {path.suffix[1:]} ({exc})") from None
-        return cls.from_dict(data)
+        from hwgen.dataflow.registry import load_config_file
+
+        return cls.from_dict(load_config_file(path))
 
 
 def _check_choice(field: str, value, allowed: tuple[str, ...]) -> None:

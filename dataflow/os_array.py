@@ -8,6 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.dataflow.config import ArrayConfig
 from hwgen.dataflow.systolic_model import latency
+from hwgen.pe.float_mac import FloatOsMacPE
 from hwgen.pe.os_mac import OsMacPE
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape
@@ -16,7 +17,7 @@ __all__ = ["OutputStationaryArray"]
 
 
 class OutputStationaryArray(wiring.Component):
-    """Output-stationary ``rows x cols`` systolic array of ``OsMacPE`` cells.
+    """Output-stationary ``rows x cols`` systolic array of ``OsMacPE``/``FloatOsMacPE`` cells.
 
     Each PE owns one output of a ``rows x cols`` result tile. A step k is a pair of
     beats taken together: ``i_act`` carries column k of the ``a`` tile (``rows`` lanes,
@@ -28,7 +29,7 @@ class OutputStationaryArray(wiring.Component):
     already accumulates; only the next tile's last step waits for the drain.
 
     Golden model: ``hwgen.dataflow.os_model.OutputStationaryPlan.tile_outputs``
-    (``matmul_int`` per tile). Cycles: ``OutputStationaryPlan.cycles``.
+    (``matmul_int``, or ``fp_dot`` for float dtypes, per tile). Cycles: ``OutputStationaryPlan.cycles``.
 
     Parameters
     ----------
@@ -94,11 +95,17 @@ class OutputStationaryArray(wiring.Component):
                 m.d.sync += draining.eq(0)
         return m
 
-    def _grid(self, m: Module, flags) -> list[list[OsMacPE]]:
+    def _pe(self) -> OsMacPE | FloatOsMacPE:
+        cfg = self.cfg
+        if cfg.is_float:
+            return FloatOsMacPE(cfg.dtype_format, cfg.acc_format, cfg.multiplier)
+        return OsMacPE(cfg.dtype_format, cfg.acc_format)
+
+    def _grid(self, m: Module, flags) -> list[list[OsMacPE | FloatOsMacPE]]:
         """PEs, with ``a`` (and the step flags) skewed into rows and ``b`` skewed into columns."""
         rows, cols = self.cfg.rows, self.cfg.cols
-        dtype, acc = self.cfg.dtype_format, self.cfg.acc_format
-        pes = [[OsMacPE(dtype, acc) for _ in range(cols)] for _ in range(rows)]
+        dtype = self.cfg.dtype_format
+        pes = [[self._pe() for _ in range(cols)] for _ in range(rows)]
         width = dtype.width
         for r in range(rows):
             skew = m.submodules[f"skew_a_{r}"] = DelayLine(width + 3, r)

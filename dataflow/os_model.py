@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.systolic_model import fp_matmul, latency
 from hwgen.emulation import ops
 
 __all__ = ["OutputStationaryPlan", "OsTile"]
@@ -28,6 +29,11 @@ class OutputStationaryPlan:
     stream through: per step, ``i_act`` carries a column of ``a`` (``rows`` lanes, with
     ``last`` on step K-1) and ``i_weight`` the matching row of ``b`` (``cols`` lanes).
     No partial sums leave the array; edge tiles are zero-padded.
+
+    Float dtypes: operands and results are values (float64; NaN stands for the
+    canonical NaN code) and every output is ``fp_dot`` of its row and column
+    (sequential K from +0, one rounding per step). K never splits, so any ``k`` works;
+    only M and N are padded, and padded outputs are dropped.
     """
 
     cfg: ArrayConfig
@@ -44,15 +50,19 @@ class OutputStationaryPlan:
     def macs(self) -> int:
         return self.m * self.k * self.n
 
+    @property
+    def _dtype(self):
+        return np.float64 if self.cfg.is_float else np.int64
+
     def _a_block(self, a: np.ndarray, tile: OsTile) -> np.ndarray:
-        out = np.zeros((self.cfg.rows, self.k), dtype=np.int64)
-        block = np.asarray(a, dtype=np.int64)[tile.m0 : tile.m0 + self.cfg.rows]
+        out = np.zeros((self.cfg.rows, self.k), dtype=self._dtype)
+        block = np.asarray(a, dtype=self._dtype)[tile.m0 : tile.m0 + self.cfg.rows]
         out[: block.shape[0]] = block
         return out
 
     def _b_block(self, b: np.ndarray, tile: OsTile) -> np.ndarray:
-        out = np.zeros((self.k, self.cfg.cols), dtype=np.int64)
-        block = np.asarray(b, dtype=np.int64)[:, tile.n0 : tile.n0 + self.cfg.cols]
+        out = np.zeros((self.k, self.cfg.cols), dtype=self._dtype)
+        block = np.asarray(b, dtype=self._dtype)[:, tile.n0 : tile.n0 + self.cfg.cols]
         out[:, : block.shape[1]] = block
         return out
 
@@ -66,6 +76,9 @@ class OutputStationaryPlan:
         return {"i_act": acts, "i_weight": weights}
 
     def tile_outputs(self, a, b) -> list[np.ndarray]:
+        """Golden ``rows x cols`` result of every tile, in tile order (accumulator arithmetic)."""
+        if self.cfg.is_float:
+            return [fp_matmul(self.cfg, self._a_block(a, t), self._b_block(b, t)) for t in self.tiles]
         acc = self.cfg.acc_format
         return [ops.matmul_int(self._a_block(a, t), self._b_block(b, t), acc) for t in self.tiles]
 
@@ -76,7 +89,7 @@ class OutputStationaryPlan:
 
     def assemble(self, tile_outputs: list[np.ndarray]) -> np.ndarray:
         """Place the tiles into the ``m x n`` result (no sums: K never splits)."""
-        out = np.zeros((self.m, self.n), dtype=np.int64)
+        out = np.zeros((self.m, self.n), dtype=self._dtype)
         for t, part in zip(self.tiles, tile_outputs, strict=True):
             h, w = min(self.cfg.rows, self.m - t.m0), min(self.cfg.cols, self.n - t.n0)
             out[t.m0 : t.m0 + h, t.n0 : t.n0 + w] = part[:h, :w]
@@ -86,13 +99,13 @@ class OutputStationaryPlan:
         """Cycles at full rate, from the first input beat to the last output, inclusive.
 
         Steps enter one per cycle. A tile's results are captured as its last step
-        sweeps the grid (D = rows + cols - 1 cycles), then drain one row per cycle
+        sweeps the grid (D = ``systolic_model.latency`` cycles), then drain one row per cycle
         (``rows`` cycles) while the next tile already accumulates; only the next
         tile's last step waits until the drain is over. With ``e_t`` the cycle the
         last step of tile t enters: ``e_0 = K - 1``, ``e_t = e_{t-1} + max(K, D + rows + 1)``,
         and the count is ``e_{T-1} + D + rows + 1``.
         """
         rows, k = self.cfg.rows, self.k
-        depth = rows + self.cfg.cols - 1
+        depth = latency(self.cfg)
         last = k - 1 + (len(self.tiles) - 1) * max(k, depth + rows + 1)
         return last + depth + rows + 1

@@ -8,11 +8,12 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.dataflow.config import ArrayConfig
 from hwgen.dataflow.systolic_model import latency
+from hwgen.pe.float_mac import FloatMacPE
 from hwgen.pe.mac import MacPE
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape
 
-__all__ = ["SystolicArray", "out_layout", "stationary_layout", "streamed_layout"]
+__all__ = ["SystolicArray", "make_pe", "out_layout", "stationary_layout", "streamed_layout"]
 
 
 def stationary_layout(cfg: ArrayConfig) -> data.ArrayLayout:
@@ -30,14 +31,23 @@ def out_layout(cfg: ArrayConfig) -> data.StructLayout:
     return data.StructLayout({"data": data.ArrayLayout(FormatShape(cfg.acc_format), cfg.cols), "last": 1})
 
 
+def make_pe(cfg: ArrayConfig) -> MacPE | FloatMacPE:
+    """One PE of the array: ``MacPE`` for integer dtypes, ``FloatMacPE`` (exact or L-Mul) for floats."""
+    if cfg.is_float:
+        return FloatMacPE(cfg.dtype_format, cfg.acc_format, cfg.multiplier)
+    return MacPE(cfg.dtype_format, cfg.acc_format)
+
+
 class SystolicArray(wiring.Component):
-    """Weight- or input-stationary ``rows x cols`` systolic array of ``MacPE`` cells.
+    """Weight- or input-stationary ``rows x cols`` systolic array of ``MacPE``/``FloatMacPE`` cells.
 
     One operand is held in the PEs and the other streams through. A tile is ``rows``
     stationary beats (row 0 first, each loaded into the PE row of that index), then
     streamed beats until one carries ``last``. Streamed beat ``s`` yields output beat
     ``s`` on ``o_out``: ``out[c] = sum_r streamed[r] * held[r][c]`` in the wrapping
-    accumulator. Weight-stationary (``dataflow="ws"``) holds weights (``i_weight``)
+    accumulator (integers) or, for float dtypes, the float32 sum rounded to nearest
+    even after each row's product is added, row 0 first, starting from +0.
+    Weight-stationary (``dataflow="ws"``) holds weights (``i_weight``)
     and streams activation rows (``i_act``); input-stationary (``"is"``) is the same
     datapath with the roles swapped: ``i_act`` carries the held rows of ``a.T`` and
     ``i_weight`` streams the columns of ``b``.
@@ -49,7 +59,8 @@ class SystolicArray(wiring.Component):
     choice travels with each streamed row so the switch sweeps the grid as a
     wavefront. A bank is refilled once no row in the grid still uses it.
 
-    Golden model: ``hwgen.emulation.ops.matmul_int`` per tile
+    Golden model: ``hwgen.emulation.ops.matmul_int`` (integers) or
+    ``hwgen.emulation.fp_mac_model.fp_dot`` over the rows (floats) per tile
     (``hwgen.dataflow.systolic_model.StationaryPlan.tile_outputs``).
 
     Parameters
@@ -140,11 +151,11 @@ class SystolicArray(wiring.Component):
                 ]
         return m
 
-    def _grid(self, m: Module, advance: Signal, act_bank: Signal, moving) -> list[list[MacPE]]:
+    def _grid(self, m: Module, advance: Signal, act_bank: Signal, moving) -> list[list[MacPE | FloatMacPE]]:
         """Instantiate the PEs, the input skew and the output de-skew, and wire them."""
         rows, cols = self.cfg.rows, self.cfg.cols
         dtype, acc = self.cfg.dtype_format, self.cfg.acc_format
-        pes = [[MacPE(dtype, acc) for _ in range(cols)] for _ in range(rows)]
+        pes = [[make_pe(self.cfg) for _ in range(cols)] for _ in range(rows)]
         for r in range(rows):
             # Row r starts r cycles late so its partial sums meet row r-1's on time.
             # The weight bank travels with the activation, so the bank switch sweeps the grid as a wavefront.

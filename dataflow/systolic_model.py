@@ -15,10 +15,11 @@ import numpy as np
 
 from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation import ops
+from hwgen.emulation.fp_mac_model import fp_dot
 
-__all__ = ["Beat", "StationaryPlan", "Tile", "gemm_cycles", "latency", "plan_gemm", "utilisation"]
+__all__ = ["Beat", "StationaryPlan", "Tile", "fp_matmul", "gemm_cycles", "latency", "plan_gemm", "utilisation"]
 
-#: One stream beat: integer lanes and the ``last`` flag (None on ports without one).
+#: One stream beat: lanes (integers; float64 values for float dtypes) and ``last`` (None on ports without one).
 Beat = tuple[np.ndarray, bool | None]
 
 
@@ -30,8 +31,8 @@ class Tile:
     n0: int
 
 
-def _padded(block: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    out = np.zeros(shape, dtype=np.int64)
+def _padded(block: np.ndarray, shape: tuple[int, int], fill: float = 0) -> np.ndarray:
+    out = np.full(shape, fill, dtype=block.dtype)
     out[: block.shape[0], : block.shape[1]] = block
     return out
 
@@ -46,12 +47,28 @@ class StationaryPlan:
     stream, and each output beat is a column of the result. Tiles go N-tile outer,
     K-tile inner; edge tiles are zero-padded; K-tile partial sums add (wrapping) on
     the host.
+
+    Float dtypes: operands and results are real values (float64 arrays holding
+    values of ``dtype``/``acc``; NaN results stand for the canonical NaN code).
+    Each output is ``fp_dot`` of its row and column: sequential K from +0, one RNE
+    rounding per row. A float32 partial sum cannot be continued on the host with the
+    same roundings, so a float GEMM must fit one K-tile (``k <= rows``; ValueError
+    otherwise). Padded K rows hold ``+0`` in the streamed and ``-0`` in the held
+    operand: their product ``-0`` is the exact additive identity of RNE
+    (``x + (-0) = x`` also for ``x = ±0``), so padding never changes a result.
     """
 
     cfg: ArrayConfig
     m: int
     k: int
     n: int
+
+    def __post_init__(self):
+        if self.cfg.is_float and self.k > self.cfg.rows:
+            raise ValueError(
+                f"GEMM dimension k={self.k} is not allowed for dtype {self.cfg.dtype!r}; allowed: k <= rows "
+                f"({self.cfg.rows}): a float accumulation must run in one pass down the columns"
+            )
 
     @property
     def _transposed(self) -> bool:
@@ -82,12 +99,14 @@ class StationaryPlan:
         return ("i_act", "i_weight") if self._transposed else ("i_weight", "i_act")
 
     def _operands(self, a, b):
-        a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+        dtype = np.float64 if self.cfg.is_float else np.int64
+        a, b = np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype)
         return (b.T, a.T) if self._transposed else (a, b)
 
     def _stationary(self, held: np.ndarray, tile: Tile) -> np.ndarray:
         r, c = self.cfg.rows, self.cfg.cols
-        return _padded(held[tile.k0 : tile.k0 + r, tile.n0 : tile.n0 + c], (r, c))
+        fill = -0.0 if self.cfg.is_float else 0  # see the class docstring
+        return _padded(held[tile.k0 : tile.k0 + r, tile.n0 : tile.n0 + c], (r, c), fill)
 
     def _moving(self, moving: np.ndarray, tile: Tile) -> np.ndarray:
         r = self.cfg.rows
@@ -107,6 +126,8 @@ class StationaryPlan:
     def tile_outputs(self, a, b) -> list[np.ndarray]:
         """Golden ``streamed x cols`` output of every tile, in tile order (accumulator arithmetic)."""
         moving, held = self._operands(a, b)
+        if self.cfg.is_float:
+            return [fp_matmul(self.cfg, self._moving(moving, t), self._stationary(held, t)) for t in self.tiles]
         acc = self.cfg.acc_format
         return [ops.matmul_int(self._moving(moving, t), self._stationary(held, t), acc) for t in self.tiles]
 
@@ -115,12 +136,19 @@ class StationaryPlan:
         return [(row, i == self.streamed - 1) for part in self.tile_outputs(a, b) for i, row in enumerate(part)]
 
     def assemble(self, tile_outputs: list[np.ndarray]) -> np.ndarray:
-        """Sum K-tile partial results into the ``m x n`` result with accumulator wrap-around."""
-        out = np.zeros((self.streamed, self._width), dtype=np.int64)
+        """Sum K-tile partial results into the ``m x n`` result with accumulator wrap-around.
+
+        Float dtypes have one K-tile, so the tiles are only placed side by side.
+        """
+        dtype = np.float64 if self.cfg.is_float else np.int64
+        out = np.zeros((self.streamed, self._width), dtype=dtype)
         for tile, part in zip(self.tiles, tile_outputs, strict=True):
             width = min(self.cfg.cols, self._width - tile.n0)
-            out[:, tile.n0 : tile.n0 + width] += np.asarray(part, dtype=np.int64)[:, :width]
-        out = self.cfg.acc_format.fit(out)
+            if self.cfg.is_float:  # assigned, not added: 0.0 + -0.0 would lose the sign of a zero
+                out[:, tile.n0 : tile.n0 + width] = np.asarray(part, dtype=dtype)[:, :width]
+            else:
+                out[:, tile.n0 : tile.n0 + width] += np.asarray(part, dtype=dtype)[:, :width]
+        out = out if self.cfg.is_float else self.cfg.acc_format.fit(out)
         return out.T if self._transposed else out
 
     def cycles(self) -> int:
@@ -149,13 +177,36 @@ class StationaryPlan:
         return ends[-1] + depth + 1
 
 
+def fp_matmul(cfg: ArrayConfig, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Float ``a @ b`` as the PEs compute it: ``fp_dot`` of each row of ``a`` with each column of ``b``.
+
+    Parameters
+    ----------
+    cfg : ArrayConfig
+        A float config: its dtype, accumulator and multiplier.
+    a, b : numpy.ndarray of float64
+        ``(m, k)`` and ``(k, n)`` values of the dtype.
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (m, n)
+        Accumulator values (NaN for the canonical NaN).
+    """
+    fmt, acc = cfg.dtype_format, cfg.acc_format
+    rows = fmt.encode(a.reshape(-1)).reshape(a.shape)[:, None, :]  # (m, 1, k)
+    columns = fmt.encode(b.T.reshape(-1)).reshape(b.T.shape)[None]  # (1, n, k)
+    a_codes, b_codes = (np.ascontiguousarray(x) for x in np.broadcast_arrays(rows, columns))
+    codes = fp_dot(a_codes, b_codes, fmt, acc, cfg.multiplier)
+    return acc.decode(codes.reshape(-1), np.float64).reshape(codes.shape)
+
+
 def plan_gemm(cfg: ArrayConfig, m: int, k: int, n: int):
     """Plan an ``m x k x n`` GEMM on the array ``cfg`` describes, for its dataflow.
 
     Raises
     ------
     ValueError
-        If a dimension is not a positive integer.
+        If a dimension is not a positive integer, or ``k > rows`` for a float dtype.
     """
     for name, value in (("m", m), ("k", k), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -168,8 +219,15 @@ def plan_gemm(cfg: ArrayConfig, m: int, k: int, n: int):
 
 
 def latency(cfg: ArrayConfig) -> int:
-    """Pipeline depth D = rows + cols - 1: cycles from a streamed row entering to its last product."""
-    return cfg.rows + cfg.cols - 1
+    """Pipeline depth D: cycles from a streamed row entering to its result leaving the grid.
+
+    ``rows + cols - 1`` for the skew and the sweep across the grid, plus the PEs'
+    extra pipeline stages: two in ``MacPE`` and ``FloatMacPE`` (operand and product
+    registers), one in ``OsMacPE`` and ``FloatOsMacPE`` (product register). The float
+    PEs keep the integer PEs' stages (the float add is one combinational stage), so
+    the depth and every cycle formula do not depend on the dtype.
+    """
+    return cfg.rows + cfg.cols + (0 if cfg.dataflow == "os" else 1)
 
 
 def gemm_cycles(plan) -> int:

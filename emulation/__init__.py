@@ -1,18 +1,105 @@
-"""Bit-exact NumPy emulation of hwgen's number formats (the golden model's spine)."""
+"""Bit-exact NumPy emulation of hwgen's number formats and arithmetic (the golden model's spine)."""
 
-from .errors import FormatError
+from .accumulate import ORDERS, accumulate
+from .block_formats import (
+    SCALE_RULES,
+    BFPFormat,
+    MXFormat,
+    mxfp4,
+    mxfp6_e2m3,
+    mxfp6_e3m2,
+    mxfp8_e4m3,
+    mxfp8_e5m2,
+    mxint8,
+)
+from .errors import ConfigError, FormatError
 from .float_format import FloatFormat
-from .formats import FORMATS, float8_e4m3fn, float8_e5m2, get_format, int8, int32
-from .int_format import IntFormat
+from .formats import (
+    FORMATS,
+    bfloat16,
+    bipolar1,
+    float4_e2m1fn,
+    float6_e2m3fn,
+    float6_e3m2fn,
+    float8_e3m4,
+    float8_e4m3,
+    float8_e4m3b11fnuz,
+    float8_e4m3fn,
+    float8_e4m3fnuz,
+    float8_e5m2,
+    float8_e5m2fnuz,
+    float8_e8m0fnu,
+    float16,
+    float32,
+    get_format,
+    int2,
+    int4,
+    int8,
+    int16,
+    int32,
+    ternary,
+    uint4,
+    uint8,
+)
+from .int_format import BipolarFormat, IntFormat
+from .lmul import LMul, lmul
+from .matmul import dot, matmul
+from .packing import pack, packed_size, unpack
+from .posit import PositFormat, Quire, posit8, posit16
+from .rounding import ROUNDING_MODES
 
 __all__ = [
     "FORMATS",
+    "ORDERS",
+    "ROUNDING_MODES",
+    "SCALE_RULES",
+    "BFPFormat",
+    "BipolarFormat",
+    "ConfigError",
     "FloatFormat",
     "FormatError",
     "IntFormat",
+    "LMul",
+    "MXFormat",
+    "PositFormat",
+    "Quire",
+    "accumulate",
+    "bfloat16",
+    "bipolar1",
+    "dot",
+    "float4_e2m1fn",
+    "float6_e2m3fn",
+    "float6_e3m2fn",
+    "float8_e3m4",
+    "float8_e4m3",
+    "float8_e4m3b11fnuz",
     "float8_e4m3fn",
+    "float8_e4m3fnuz",
     "float8_e5m2",
+    "float8_e5m2fnuz",
+    "float8_e8m0fnu",
+    "float16",
+    "float32",
     "get_format",
+    "int2",
+    "int4",
     "int8",
+    "int16",
     "int32",
+    "lmul",
+    "matmul",
+    "mxfp4",
+    "mxfp6_e2m3",
+    "mxfp6_e3m2",
+    "mxfp8_e4m3",
+    "mxfp8_e5m2",
+    "mxint8",
+    "pack",
+    "packed_size",
+    "posit8",
+    "posit16",
+    "ternary",
+    "uint4",
+    "uint8",
+    "unpack",
 ]

@@ -15,13 +15,9 @@ def as_numeric(values, what: str = "values") -> np.ndarray:
     try:
         arr = np.asarray(values)
     except (ValueError, TypeError) as exc:
-        raise FormatError(
-            f"{what} must be a numeric array-like; got {type(values).__name__}: {exc}"
-        ) from exc
+        raise FormatError(f"{what} must be a numeric array-like; got {type(values).__name__}: {exc}") from exc
     if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise FormatError(
-            f"{what} must have a bool, integer or float dtype; got dtype {arr.dtype}"
-        )
+        raise FormatError(f"{what} must have a bool, integer or float dtype; got dtype {arr.dtype}")
     return arr
 
 
@@ -35,9 +31,7 @@ def as_codes(codes, width: int) -> np.ndarray:
         lo, hi = int(arr.min()), int(arr.max())
         if lo < 0 or hi >= 1 << width:
             bad = lo if lo < 0 else hi
-            raise FormatError(
-                f"code {bad} out of range for a {width}-bit format; allowed: 0..{(1 << width) - 1}"
-            )
+            raise FormatError(f"code {bad} out of range for a {width}-bit format; allowed: 0..{(1 << width) - 1}")
     return arr
 
 

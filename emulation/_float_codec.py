@@ -88,9 +88,7 @@ def encode(fmt, arr: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         for i in range(0, bits.size, _CHUNK):
             j = min(i + _CHUNK, bits.size)
-            _encode_chunk(
-                fmt, src, k, bits[i:j], out[i:j], [s[: j - i] for s in scratch]
-            )
+            _encode_chunk(fmt, src, k, bits[i:j], out[i:j], [s[: j - i] for s in scratch])
     return out.reshape(arr.shape)
 
 
@@ -155,14 +153,16 @@ def decode(fmt, codes: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 @cache
 def _decode_lut(fmt, dtype_str: str) -> np.ndarray:
-    lut = _decode_arith(
-        fmt, np.arange(1 << fmt.width, dtype=np.int64), np.dtype(dtype_str)
-    )
+    lut = _decode_arith(fmt, np.arange(1 << fmt.width, dtype=np.int64), np.dtype(dtype_str))
     lut.flags.writeable = False
     return lut
 
 
 def _decode_arith(fmt, c: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    if fmt.specials == "fnu":
+        from . import _scale_codec
+
+        return _scale_codec.decode(fmt, c, dtype)
     m_bits = fmt.man_bits
     sign = (c >> (fmt.exp_bits + m_bits)) & 1
     e = (c >> m_bits) & ((1 << fmt.exp_bits) - 1)

@@ -4,15 +4,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _float_codec
+from . import _float_codec, _float_round, _scale_codec
 from ._arrays import as_codes, as_numeric, code_dtype
 from .errors import FormatError
+from .rounding import check_rounding, make_rng
 
 __all__ = ["FloatFormat"]
 
-_SPECIALS = ("ieee", "fn", "fnuz", "none")
+_SPECIALS = ("ieee", "fn", "fnuz", "none", "fnu")
 _OVERFLOW_POLICIES = ("default", "saturate", "nan", "inf")
-_ROUNDING_MODES = ("nearest_even",)
 _DECODE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
@@ -45,11 +45,14 @@ class FloatFormat:
     bias : int
         Exponent bias. Every value of the format must be a float32 normal or
         subnormal, so that decoding to float32 is exact.
-    specials : {"ieee", "fn", "fnuz", "none"}
+    specials : {"ieee", "fn", "fnuz", "none", "fnu"}
         Special encodings. ``"ieee"``: the all-ones exponent holds ±Inf
         (mantissa 0) and NaNs. ``"fn"``: no Inf; only ``S.1...1.1...1`` is NaN.
         ``"fnuz"``: no Inf and no -0; the code ``1000...0`` is the only NaN.
-        ``"none"``: every code is a finite number.
+        ``"none"``: every code is a finite number. ``"fnu"``: unsigned
+        exponent-only scale (``float8_e8m0fnu``): no sign bit, no zero, no
+        subnormals, code ``c`` is ``2**(c - bias)`` and all-ones is NaN; needs
+        ``man_bits=0`` and forces ``subnormals=False``.
     subnormals : bool, default True
         When False, magnitudes below ``min_normal`` encode as signed zero and
         codes with a zero exponent field decode as signed zero (flush to zero).
@@ -60,8 +63,12 @@ class FloatFormat:
         ±``max_finite`` for overflowing values *and* for ±Inf (the OCP/NVIDIA
         "satfinite" convention). ``"nan"`` needs a NaN code, ``"inf"`` an Inf
         code.
-    rounding : {"nearest_even"}, default "nearest_even"
-        Rounding mode, applied once to the exact input value.
+    rounding : str, default "nearest_even"
+        One of :data:`~hwgen.emulation.rounding.ROUNDING_MODES`, applied once
+        to the exact input value. Directed modes follow IEEE 754 on overflow:
+        a magnitude rounded toward zero never overflows to Inf/NaN, it stops at
+        ``max_finite``. ``"stochastic"`` draws from the ``rng`` argument of
+        :meth:`encode`.
 
     Raises
     ------
@@ -79,6 +86,16 @@ class FloatFormat:
     input's sign (quiet NaN ``S.11..1.10..0`` for ``"ieee"``), and raise
     :class:`FormatError` for formats without NaN. -0 is kept where the format
     has it (not in ``"fnuz"``, where it encodes as +0).
+
+    Documented differences from ml_dtypes 0.6, where hwgen follows the exact
+    definition (each is a test in ``tests/emulation``):
+
+    - float64 inputs are rounded once (above); ml_dtypes rounds via float32.
+    - NaN into ``float4_e2m1fn``/``float6_*`` raises; ml_dtypes returns -0.
+    - ``float8_e8m0fnu`` ties go to the even code (3 -> 2); ml_dtypes rounds
+      them up (3 -> 4), which ``rounding="nearest_away"`` reproduces. ml_dtypes
+      also sends every float32 in (2**-127, 2**-126) to 2**-126; hwgen rounds
+      them to the nearer power of two.
     """
 
     name: str
@@ -100,7 +117,11 @@ class FloatFormat:
         if not isinstance(self.subnormals, bool):
             raise FormatError(f"subnormals must be a bool; got {self.subnormals!r}")
         _check_choice("overflow", self.overflow, _OVERFLOW_POLICIES)
-        _check_choice("rounding", self.rounding, _ROUNDING_MODES)
+        check_rounding(self.rounding)
+        if self.specials == "fnu":
+            if self.man_bits != 0:
+                raise FormatError(f"specials 'fnu' needs man_bits=0; got man_bits={self.man_bits}")
+            object.__setattr__(self, "subnormals", False)
         self._check_combination()
 
     def _check_combination(self) -> None:
@@ -114,9 +135,7 @@ class FloatFormat:
                 f"overflow 'inf' needs a format with Inf (specials 'ieee'); got specials {self.specials!r}"
             )
         if self.overflow == "nan" and self.nan_code is None:
-            raise FormatError(
-                f"overflow 'nan' needs a format with NaN; got specials {self.specials!r}"
-            )
+            raise FormatError(f"overflow 'nan' needs a format with NaN; got specials {self.specials!r}")
         lo_bias = self._max_exponent_field() - 127
         hi_bias = 127
         if not lo_bias <= self.bias <= hi_bias:
@@ -129,9 +148,14 @@ class FloatFormat:
         return self.max_code >> self.man_bits
 
     @property
+    def signed(self) -> bool:
+        """Whether codes have a sign bit (all specials but ``"fnu"``)."""
+        return self.specials != "fnu"
+
+    @property
     def width(self) -> int:
-        """Width of a code in bits: ``1 + exp_bits + man_bits``."""
-        return 1 + self.exp_bits + self.man_bits
+        """Width of a code in bits: ``1 + exp_bits + man_bits`` (no sign bit for ``"fnu"``)."""
+        return int(self.signed) + self.exp_bits + self.man_bits
 
     @property
     def code_dtype(self) -> np.dtype:
@@ -140,7 +164,7 @@ class FloatFormat:
 
     @property
     def sign_mask(self) -> int:
-        """The sign bit of a code."""
+        """The sign bit of a code (for ``"fnu"``, one past the top bit)."""
         return 1 << (self.exp_bits + self.man_bits)
 
     @property
@@ -149,7 +173,7 @@ class FloatFormat:
         all_ones = self.sign_mask - 1
         if self.specials == "ieee":
             return all_ones - (1 << self.man_bits)
-        if self.specials == "fn":
+        if self.specials in ("fn", "fnu"):
             return all_ones - 1
         return all_ones
 
@@ -158,7 +182,7 @@ class FloatFormat:
         """Positive NaN code produced by encode, or None if the format has no NaN."""
         if self.specials == "ieee":
             return self.sign_mask - (1 << (self.man_bits - 1))
-        if self.specials == "fn":
+        if self.specials in ("fn", "fnu"):
             return self.sign_mask - 1
         if self.specials == "fnuz":
             return self.sign_mask
@@ -178,43 +202,41 @@ class FloatFormat:
 
     @property
     def min_normal(self) -> float:
-        """Smallest positive normal value, ``2**(1 - bias)``."""
-        return 2.0 ** (1 - self.bias)
+        """Smallest positive normal value, ``2**(1 - bias)`` (``2**-bias`` for ``"fnu"``)."""
+        return 2.0 ** (int(self.signed) - self.bias)
 
     @property
     def min_subnormal(self) -> float:
         """Smallest positive value: ``2**(1 - bias - man_bits)``, or ``min_normal`` without subnormals."""
-        return (
-            2.0 ** (1 - self.bias - self.man_bits)
-            if self.subnormals
-            else self.min_normal
-        )
+        return 2.0 ** (1 - self.bias - self.man_bits) if self.subnormals else self.min_normal
 
     @property
     def resolved_overflow(self) -> str:
         """The overflow policy with ``"default"`` replaced by the ml_dtypes behaviour."""
         if self.overflow != "default":
             return self.overflow
-        return {"ieee": "inf", "fn": "nan", "fnuz": "nan", "none": "saturate"}[
-            self.specials
-        ]
+        return {"ieee": "inf", "fn": "nan", "fnuz": "nan", "none": "saturate", "fnu": "nan"}[self.specials]
 
     def _value_of(self, code: int) -> float:
+        if not self.signed:
+            return 2.0 ** (code - self.bias)
         e, m = code >> self.man_bits, code & ((1 << self.man_bits) - 1)
         if e == 0:
             return float(np.ldexp(float(m), 1 - self.bias - self.man_bits))
-        return float(
-            np.ldexp(float(m + (1 << self.man_bits)), e - self.bias - self.man_bits)
-        )
+        return float(np.ldexp(float(m + (1 << self.man_bits)), e - self.bias - self.man_bits))
 
-    def encode(self, values) -> np.ndarray:
-        """Encode values as codes, rounding once to nearest, ties to even.
+    def encode(self, values, rng=None) -> np.ndarray:
+        """Encode values as codes, rounding once with ``rounding``.
 
         Parameters
         ----------
         values : array_like of float
             float32 or float64 arrays, Python scalars or lists. float16 is
             widened to float32 and integer inputs to float64 (exact below 2**53).
+        rng : None, int or numpy.random.Generator, optional
+            Random source of ``rounding="stochastic"`` (ignored otherwise); an
+            int seed makes the result reproducible. See
+            :func:`~hwgen.emulation.rounding.make_rng`.
 
         Returns
         -------
@@ -229,20 +251,20 @@ class FloatFormat:
         """
         arr = as_numeric(values)
         if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
-            raise FormatError(
-                f"values dtype {arr.dtype} not supported; allowed: float16, float32, float64, int"
-            )
+            raise FormatError(f"values dtype {arr.dtype} not supported; allowed: float16, float32, float64, int")
         if arr.dtype.kind != "f":
             arr = arr.astype(np.float64)
         elif arr.dtype == np.float16:
             arr = arr.astype(np.float32)
         if self.nan_code is None and np.isnan(arr).any():
-            raise FormatError(
-                f"NaN cannot be encoded in {self.name} (specials 'none'); allowed: non-NaN values"
-            )
+            raise FormatError(f"NaN cannot be encoded in {self.name} (specials 'none'); allowed: non-NaN values")
         # The float32 kernel needs spare mantissa bits below the format's; widen otherwise (exact).
         if arr.dtype == np.float32 and self.man_bits >= 23:
             arr = arr.astype(np.float64)
+        if self.specials == "fnu" or self.rounding != "nearest_even":
+            gen = make_rng(rng) if self.rounding == "stochastic" else None
+            codec = _scale_codec if self.specials == "fnu" else _float_round
+            return codec.encode(self, arr, gen)
         return _float_codec.encode(self, arr)
 
     def decode(self, codes, dtype=np.float32) -> np.ndarray:
@@ -269,16 +291,14 @@ class FloatFormat:
         try:
             dt = np.dtype(dtype)
         except TypeError as exc:
-            raise FormatError(
-                f"dtype must be float32 or float64; got {dtype!r}"
-            ) from exc
+            raise FormatError(f"dtype must be float32 or float64; got {dtype!r}") from exc
         if dt not in _DECODE_DTYPES:
             raise FormatError(f"dtype must be float32 or float64; got {dt}")
         return _float_codec.decode(self, as_codes(codes, self.width), dt)
 
-    def quantise(self, values, dtype=None) -> np.ndarray:
-        """Return ``decode(encode(values))``, by default in the input's float dtype (float64 for non-floats)."""
+    def quantise(self, values, dtype=None, rng=None) -> np.ndarray:
+        """Return ``decode(encode(values, rng))``, by default in the input's float dtype (float64 for non-floats)."""
         arr = as_numeric(values)
         if dtype is None:
             dtype = np.float32 if arr.dtype in (np.float16, np.float32) else np.float64
-        return self.decode(self.encode(arr), dtype=dtype)
+        return self.decode(self.encode(arr, rng), dtype=dtype)

@@ -6,8 +6,9 @@ import numpy as np
 
 from ._arrays import as_codes, as_numeric, code_dtype
 from .errors import FormatError
+from .rounding import check_rounding, make_rng, round_integer
 
-__all__ = ["IntFormat"]
+__all__ = ["BipolarFormat", "IntFormat"]
 
 _OVERFLOW_POLICIES = ("wrap", "saturate")
 _TWO64 = 2.0**64
@@ -34,6 +35,13 @@ class IntFormat:
         Policy for values outside ``[min_value, max_value]``: ``"wrap"`` reduces
         them modulo ``2**bits`` (what a plain adder does), ``"saturate"`` clamps
         them to the nearest end of the range.
+    symmetric : bool, default False
+        For signed formats: drop the most negative code so the range is
+        ``[-max_value, max_value]`` (``ternary`` is 2-bit symmetric: {-1, 0, 1});
+        needs ``overflow="saturate"``, and decoding the unused code raises.
+    rounding : str, default "nearest_even"
+        How float inputs are rounded to integers, one of
+        :data:`~hwgen.emulation.rounding.ROUNDING_MODES`.
 
     Raises
     ------
@@ -43,15 +51,17 @@ class IntFormat:
 
     Notes
     -----
-    Rounding: float inputs are rounded to the nearest integer, ties to even
-    (``2.5 -> 2``, ``-2.5 -> -2``, ``3.5 -> 4``), before the overflow policy is
-    applied. NaN and ±Inf have no integer code and raise :class:`FormatError`.
+    Rounding: float inputs are rounded by ``rounding`` (by default to the
+    nearest integer, ties to even: ``2.5 -> 2``, ``-2.5 -> -2``, ``3.5 -> 4``)
+    before the overflow policy is applied. NaN and ±Inf have no integer code and raise :class:`FormatError`.
     """
 
     name: str
     bits: int
     signed: bool = True
     overflow: str = "wrap"
+    symmetric: bool = False
+    rounding: str = "nearest_even"
 
     def __post_init__(self):
         if not isinstance(self.name, str) or not self.name:
@@ -59,19 +69,19 @@ class IntFormat:
         if not isinstance(self.signed, bool):
             raise FormatError(f"signed must be a bool; got {self.signed!r}")
         top = 64 if self.signed else 63
-        if (
-            isinstance(self.bits, bool)
-            or not isinstance(self.bits, int)
-            or not 1 <= self.bits <= top
-        ):
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 1 <= self.bits <= top:
             kind = "signed" if self.signed else "unsigned"
-            raise FormatError(
-                f"bits must be an int in 1..{top} for a {kind} format; got {self.bits!r}"
-            )
+            raise FormatError(f"bits must be an int in 1..{top} for a {kind} format; got {self.bits!r}")
         if self.overflow not in _OVERFLOW_POLICIES:
+            raise FormatError(f"overflow must be one of {', '.join(_OVERFLOW_POLICIES)}; got {self.overflow!r}")
+        if not isinstance(self.symmetric, bool):
+            raise FormatError(f"symmetric must be a bool; got {self.symmetric!r}")
+        if self.symmetric and (not self.signed or self.bits < 2 or self.overflow != "saturate"):
             raise FormatError(
-                f"overflow must be one of {', '.join(_OVERFLOW_POLICIES)}; got {self.overflow!r}"
+                f"symmetric=True needs signed=True, bits >= 2 and overflow='saturate'; got "
+                f"signed={self.signed}, bits={self.bits}, overflow={self.overflow!r}"
             )
+        check_rounding(self.rounding)
 
     @property
     def width(self) -> int:
@@ -81,6 +91,8 @@ class IntFormat:
     @property
     def min_value(self) -> int:
         """Smallest representable value."""
+        if self.symmetric:
+            return -self.max_value
         return -(1 << (self.bits - 1)) if self.signed else 0
 
     @property
@@ -93,14 +105,16 @@ class IntFormat:
         """Smallest unsigned NumPy dtype holding a code (uint8/16/32/64)."""
         return code_dtype(self.bits)
 
-    def fit(self, values) -> np.ndarray:
+    def fit(self, values, rng=None) -> np.ndarray:
         """Reduce integer or float values into the format's range.
 
         Parameters
         ----------
         values : array_like of int or float
             Values to reduce, e.g. int64 results of accumulator arithmetic.
-            Floats are first rounded to nearest, ties to even.
+            Floats are first rounded by ``rounding``.
+        rng : None, int or numpy.random.Generator, optional
+            Random source for ``rounding="stochastic"``.
 
         Returns
         -------
@@ -115,23 +129,20 @@ class IntFormat:
         """
         arr = as_numeric(values)
         if arr.dtype.kind == "f":
-            return self._fit_float(arr)
+            return self._fit_float(arr, rng)
         if self.overflow == "saturate":
             return self._saturate_int(arr)
-        return self._wrap_int64(
-            arr.astype(np.int64, copy=False)
-            if arr.dtype != np.uint64
-            else arr.view(np.int64)
-        )
+        return self._wrap_int64(arr.astype(np.int64, copy=False) if arr.dtype != np.uint64 else arr.view(np.int64))
 
-    def encode(self, values) -> np.ndarray:
+    def encode(self, values, rng=None) -> np.ndarray:
         """Encode values as codes (bit patterns read as unsigned integers).
 
         Parameters
         ----------
         values : array_like of int or float
-            Any integer dtype, or floats which are rounded to nearest, ties to
-            even, first.
+            Any integer dtype, or floats which are rounded by ``rounding`` first.
+        rng : None, int or numpy.random.Generator, optional
+            Random source for ``rounding="stochastic"``.
 
         Returns
         -------
@@ -143,7 +154,7 @@ class IntFormat:
         FormatError
             If ``values`` is not numeric or contains NaN or ±Inf.
         """
-        fitted = self.fit(values)
+        fitted = self.fit(values, rng)
         mask = np.uint64((1 << self.bits) - 1)
         return (fitted.view(np.uint64) & mask).astype(self.code_dtype)
 
@@ -165,6 +176,11 @@ class IntFormat:
             If ``codes`` is not an integer array or holds a code out of range.
         """
         arr = as_codes(codes, self.bits)
+        if self.symmetric and arr.size and (arr == (1 << (self.bits - 1))).any():
+            raise FormatError(
+                f"code {1 << (self.bits - 1)} is unused in symmetric format {self.name}; "
+                f"allowed: codes of -{self.max_value}..{self.max_value}"
+            )
         if arr.dtype == np.uint64:
             arr = arr.view(np.int64)
         out = arr.astype(np.int64)
@@ -174,9 +190,9 @@ class IntFormat:
             out -= half
         return out
 
-    def quantise(self, values) -> np.ndarray:
-        """Return ``decode(encode(values))``: the nearest representable values as int64."""
-        return self.fit(values)
+    def quantise(self, values, rng=None) -> np.ndarray:
+        """Return ``decode(encode(values, rng))``: the rounded representable values as int64."""
+        return self.fit(values, rng)
 
     def _wrap_int64(self, v: np.ndarray) -> np.ndarray:
         # v is congruent (mod 2**64) to the true value; 2**bits divides 2**64 so reduce from there.
@@ -195,12 +211,11 @@ class IntFormat:
             return np.minimum(arr, np.uint64(self.max_value)).astype(np.int64)
         return np.clip(arr.astype(np.int64, copy=False), self.min_value, self.max_value)
 
-    def _fit_float(self, arr: np.ndarray) -> np.ndarray:
-        v = np.rint(arr.astype(np.float64, copy=False))
+    def _fit_float(self, arr: np.ndarray, rng) -> np.ndarray:
+        gen = make_rng(rng) if self.rounding == "stochastic" else None
+        v = round_integer(arr.astype(np.float64, copy=False), self.rounding, gen)
         if not np.isfinite(v).all():
-            raise FormatError(
-                f"NaN or Inf cannot be encoded in integer format {self.name}; allowed: finite values"
-            )
+            raise FormatError(f"NaN or Inf cannot be encoded in integer format {self.name}; allowed: finite values")
         if self.overflow == "saturate":
             # Powers of two are exact in float64, unlike max_value for 64-bit formats.
             hi = v >= float(self.max_value + 1)
@@ -214,3 +229,75 @@ class IntFormat:
         r = np.where(r >= _TWO63, r - _TWO64, r)
         r = np.where(r < -_TWO63, r + _TWO64, r)
         return self._wrap_int64(r.astype(np.int64))
+
+
+@dataclass(frozen=True)
+class BipolarFormat:
+    """Bipolar integers: every bit weighs ±1, so code ``u`` means ``2*u - (2**bits - 1)``.
+
+    ``bits=1`` is the binarised ``{-1, +1}``; ``bits=2`` gives ``{-3, -1, 1, 3}``.
+
+    Parameters
+    ----------
+    name : str
+        Format name, e.g. ``"bipolar1"``.
+    bits : int
+        Width in bits, 1..32.
+    rounding : str, default "nearest_even"
+        Rounding of ``(x + 2**bits - 1) / 2`` to a code (ties go to the even
+        code, so 0 in ``bipolar1`` becomes -1; ``"nearest_away"`` maps it to +1).
+        Out-of-range values saturate.
+
+    Raises
+    ------
+    FormatError
+        If a field is invalid.
+    """
+
+    name: str
+    bits: int
+    rounding: str = "nearest_even"
+
+    def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise FormatError(f"name must be a non-empty str; got {self.name!r}")
+        if isinstance(self.bits, bool) or not isinstance(self.bits, int) or not 1 <= self.bits <= 32:
+            raise FormatError(f"bits must be an int in 1..32; got {self.bits!r}")
+        check_rounding(self.rounding)
+
+    @property
+    def width(self) -> int:
+        """Width of a code in bits."""
+        return self.bits
+
+    @property
+    def code_dtype(self) -> np.dtype:
+        """Smallest unsigned NumPy dtype holding a code."""
+        return code_dtype(self.bits)
+
+    @property
+    def max_value(self) -> int:
+        """Largest value, ``2**bits - 1``."""
+        return (1 << self.bits) - 1
+
+    @property
+    def min_value(self) -> int:
+        """Smallest value, ``-(2**bits - 1)``."""
+        return -self.max_value
+
+    def encode(self, values, rng=None) -> np.ndarray:
+        """Encode values as codes (rounded by ``rounding``, saturating); NaN/Inf raise FormatError."""
+        x = as_numeric(values).astype(np.float64)
+        if not np.isfinite(x).all():
+            raise FormatError(f"NaN or Inf cannot be encoded in {self.name}; allowed: finite values")
+        gen = make_rng(rng) if self.rounding == "stochastic" else None
+        u = round_integer((x + self.max_value) / 2, self.rounding, gen)
+        return np.clip(u, 0, self.max_value).astype(self.code_dtype)
+
+    def decode(self, codes) -> np.ndarray:
+        """Decode codes into int64 values ``2*u - (2**bits - 1)``."""
+        return 2 * as_codes(codes, self.bits).astype(np.int64) - self.max_value
+
+    def quantise(self, values, rng=None) -> np.ndarray:
+        """Return ``decode(encode(values, rng))``."""
+        return self.decode(self.encode(values, rng))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -16,7 +16,8 @@ class MacPE(wiring.Component):
     """Weight-stationary integer MAC cell; latency 1, one MAC per enabled cycle.
 
     Holds two weights (double buffering: one bank computes while the other loads).
-    On a cycle with ``en`` high it registers ``psum_out = psum_in + a_in * w[bank_in]``
+    On a cycle with ``en`` high it advances a three-stage pipeline: operands
+    ``a_in`` and ``w[bank_in]``, their product, then ``psum_out = psum_in + product``
     (the product is exact, the sum wraps to the accumulator width) and passes
     ``a_in``/``bank_in`` on to ``a_out``/``bank_out`` for its right neighbour, so
     the bank choice travels with the activation wavefront. Bit-exact with
@@ -44,7 +45,8 @@ class MacPE(wiring.Component):
 
     Latency
     -------
-    1 cycle (registered outputs).
+    ``a_out``: 1 cycle. ``psum_out``: an activation's product is added 3 cycles after
+    it arrives (operands, multiply, add), to the ``psum_in`` present at that cycle.
     """
 
     def __init__(self, dtype: IntFormat, acc: IntFormat):
@@ -72,13 +74,19 @@ class MacPE(wiring.Component):
             m.d.sync += banks[0].eq(self.w_in)
         with m.If(self.load & self.load_bank):
             m.d.sync += banks[1].eq(self.w_in)
-        weight = Signal(FormatShape(self.dtype))
-        m.d.comb += weight.eq(Mux(self.bank_in, banks[1], banks[0]))
+        # Three stages: operands (bank select done), product, sum. With registers on both
+        # sides, a multiplier mapped to a DSP block has no logic on its paths, and the carry
+        # chain is separate; the partial sums still move one row per cycle, two cycles later.
+        op_a, op_w = Signal(FormatShape(self.dtype)), Signal(FormatShape(self.dtype))
+        product = Signal(signed(2 * self.dtype.width))
         with m.If(self.en):
             # Assigning the wider sum to the accumulator-width register is the wrap-around.
             m.d.sync += [
                 self.a_out.eq(self.a_in),
                 self.bank_out.eq(self.bank_in),
-                self.psum_out.eq(self.psum_in + self.a_in * weight),
+                op_a.eq(self.a_in),
+                op_w.eq(Mux(self.bank_in, banks[1], banks[0])),
+                product.eq(op_a * op_w),
+                self.psum_out.eq(self.psum_in + product),
             ]
         return m

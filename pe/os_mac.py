@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -17,7 +17,7 @@ class OsMacPE(wiring.Component):
 
     Keeps one output's running sum. Each cycle it passes ``a_in`` right and ``b_in``
     down (registered), together with the step flags that travel with ``a``: on a
-    ``valid`` step it registers ``acc = (0 if first else acc) + a_in * b_in`` (exact
+    ``valid`` step it registers the product, and a cycle later ``acc = (0 if first else acc) + product`` (exact
     product, sum wrapping to the accumulator width), and on the ``last`` step it also
     captures that sum in ``result``, which stays until the next tile's last step, so the
     array can drain results while the next tile accumulates. Bit-exact with
@@ -41,7 +41,8 @@ class OsMacPE(wiring.Component):
 
     Latency
     -------
-    1 cycle for the pass-through registers; ``result`` is valid the cycle after the last step.
+    1 cycle for the pass-through registers; a step's product is added one cycle after
+    it arrives, so ``result`` is valid two cycles after the last step.
     """
 
     def __init__(self, dtype: IntFormat, acc: IntFormat):
@@ -67,17 +68,25 @@ class OsMacPE(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         acc = Signal(FormatShape(self.acc))
-        # Assigning the wider sum to the accumulator-width register is the wrap-around.
-        running = Mux(self.first_in, 0, acc) + self.a_in * self.b_in
+        # The product and its step flags are registered a cycle before the add, so the
+        # multiplier and the accumulator's carry chain are separate timing paths.
+        product = Signal(signed(2 * self.dtype.width))
+        valid, first, last = Signal(), Signal(), Signal()
         m.d.sync += [
             self.a_out.eq(self.a_in),
             self.b_out.eq(self.b_in),
             self.valid_out.eq(self.valid_in),
             self.first_out.eq(self.first_in),
             self.last_out.eq(self.last_in),
+            product.eq(self.a_in * self.b_in),
+            valid.eq(self.valid_in),
+            first.eq(self.first_in),
+            last.eq(self.last_in),
         ]
-        with m.If(self.valid_in):
+        # Assigning the wider sum to the accumulator-width register is the wrap-around.
+        running = Mux(first, 0, acc) + product
+        with m.If(valid):
             m.d.sync += acc.eq(running)
-            with m.If(self.last_in):
+            with m.If(last):
                 m.d.sync += self.result.eq(running)
         return m

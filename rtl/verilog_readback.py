@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,7 +57,8 @@ def read_back(noattr_text: str, top: str) -> VerilogSummary:
     from pyverilog.vparser import ast
     from pyverilog.vparser.parser import VerilogParser
 
-    table_dir = Path(tempfile.gettempdir()) / "hwgen-pyverilog-tables"
+    # Per process: ply writes its parser tables there, and parallel test workers must not race.
+    table_dir = Path(tempfile.gettempdir()) / f"hwgen-pyverilog-tables-{os.getpid()}"
     tree = VerilogParser(outputdir=str(table_dir), debug=False).parse(noattr_text)
     modules = {d.name: d for d in tree.description.definitions if isinstance(d, ast.ModuleDef)}
     if top not in modules:

@@ -121,20 +121,25 @@ class CocotbSession:
         job_path.write_text(json.dumps({**job, "report": str(report_path)}))
         log = self.run_dir / "sim.log"
         start = time.perf_counter()
+        results_xml = self.run_dir / "results.xml"
+        results_xml.unlink(missing_ok=True)
         try:
-            results_xml = self._runner.test(
+            self._runner.test(
                 test_module=test_module,
                 hdl_toplevel=self.top,
                 build_dir=self.run_dir / "build",
                 test_dir=self.run_dir,
                 extra_env={JOB_ENV: str(job_path)},
                 log_file=log,
-                results_xml=str(self.run_dir / "results.xml"),
+                results_xml=str(results_xml),
             )
-        except RuntimeError as exc:
-            raise SimulationError(f"{self.simulator} stopped while running {self.top} ({exc}); see {log}") from None
+        except (RuntimeError, SystemExit):
+            # cocotb's runner exits the process when a test fails under pytest, or when the
+            # simulator returns an error; the results file, if written, tells which tests failed.
+            if not results_xml.exists():
+                raise SimulationError(f"{self.simulator} stopped while running {self.top}; see {log}") from None
         wall = time.perf_counter() - start
-        tests, fails = get_results(Path(results_xml))
+        tests, fails = get_results(results_xml)
         report = json.loads(report_path.read_text()) if report_path.exists() else None
         return CocotbRun(self.simulator, tests > 0 and fails == 0 and report is not None, report, wall, log)
 

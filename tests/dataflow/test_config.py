@@ -54,3 +54,32 @@ def test_unknown_key_and_bad_file_are_config_errors(tmp_path):
         ArrayConfig.load(tmp_path / "missing.json")
     with pytest.raises(ConfigError, match=r"\.toml or \.json"):
         ArrayConfig.load(tmp_path / "cfg.yaml")
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad", "allowed"),
+    [
+        ({"dtype": "float16", "acc": "float32"}, "dtype", "float8_e4m3fn"),
+        ({"dtype": "float8_e4m3fn", "acc": "int32"}, "acc", "float32"),
+        ({"dtype": "bfloat16", "acc": "bfloat16"}, "acc", "float32"),
+        ({"dtype": "int8", "acc": "float32"}, "acc", "int32"),
+        ({"dtype": "int8", "mul": "lmul"}, "mul", "exact"),
+        ({"dtype": "float8_e5m2", "acc": "float32", "mul": "approx"}, "mul", "exact, lmul"),
+    ],
+)
+def test_bad_float_combination_names_field_and_allowed(fields, bad, allowed):
+    with pytest.raises(ConfigError) as info:
+        ArrayConfig(**fields)
+    assert info.value.field == bad
+    assert info.value.value == fields[bad]
+    assert allowed in info.value.allowed
+
+
+@pytest.mark.parametrize("dtype", ["float8_e4m3fn", "float8_e5m2", "bfloat16"])
+@pytest.mark.parametrize("mul", ["exact", "lmul"])
+def test_float_configs_are_accepted_and_named_apart(dtype, mul):
+    cfg = ArrayConfig(rows=3, cols=2, dataflow="is", dtype=dtype, acc="float32", mul=mul)
+    assert cfg.is_float
+    assert cfg.top_name == f"systolic_is_3x2_{dtype}_float32" + ("_lmul" if mul == "lmul" else "")
+    assert (cfg.multiplier == "exact") == (mul == "exact")
+    assert ArrayConfig.from_dict(cfg.to_dict()) == cfg

@@ -8,6 +8,7 @@ from fractions import Fraction
 import ml_dtypes
 import numpy as np
 import pytest
+
 from hwgen.emulation import FloatFormat, float8_e4m3fn, float8_e5m2
 
 FP8 = [(float8_e4m3fn, ml_dtypes.float8_e4m3fn), (float8_e5m2, ml_dtypes.float8_e5m2)]
@@ -56,25 +57,17 @@ def _corner_cases(fmt: FloatFormat, dtype=np.float32) -> np.ndarray:
     with np.errstate(over="ignore"):
         pts = np.concatenate([vals, mids, [vals[-1] + 2 * step, 1e30]]).astype(dtype)
     finfo = np.finfo(dtype)
-    pts = np.concatenate(
-        [pts, np.nextafter(pts, dtype(np.inf)), np.nextafter(pts, dtype(-np.inf))]
-    )
+    pts = np.concatenate([pts, np.nextafter(pts, dtype(np.inf)), np.nextafter(pts, dtype(-np.inf))])
     extras = np.array([finfo.smallest_subnormal, finfo.tiny, finfo.max, np.inf], dtype)
     pts = np.concatenate([pts, extras, [np.nan]]).astype(dtype)
     return np.concatenate([pts, -pts])
 
 
-@pytest.mark.parametrize(
-    ("fmt", "ref"), FP8 + GENERIC[:-2], ids=FP8_IDS + GENERIC_IDS[:-2]
-)
+@pytest.mark.parametrize(("fmt", "ref"), FP8 + GENERIC[:-2], ids=FP8_IDS + GENERIC_IDS[:-2])
 def test_decode_all_codes_matches_ml_dtypes(fmt, ref):
     codes = np.arange(1 << fmt.width, dtype=np.uint8)
     got = fmt.decode(codes)
-    want = (
-        codes.view(ref).astype(np.float32)
-        if fmt.width == 8
-        else codes.astype(ref).astype(np.float32)
-    )
+    want = codes.view(ref).astype(np.float32) if fmt.width == 8 else codes.astype(ref).astype(np.float32)
     if fmt.width < 8:  # ml_dtypes packs sub-byte formats one per byte
         want = np.array(codes, np.uint8).view(ref).astype(np.float32)
     assert got.dtype == np.float32
@@ -92,9 +85,7 @@ def test_decode_nan_bits_match_ml_dtypes(fmt, ref):
     )
 
 
-@pytest.mark.parametrize(
-    "fmt", [f for f, _ in FP8 + GENERIC], ids=FP8_IDS + GENERIC_IDS
-)
+@pytest.mark.parametrize("fmt", [f for f, _ in FP8 + GENERIC], ids=FP8_IDS + GENERIC_IDS)
 def test_encode_decode_roundtrip_every_code(fmt):
     codes = np.arange(1 << fmt.width, dtype=np.int64)
     vals = fmt.decode(codes)
@@ -102,9 +93,7 @@ def test_encode_decode_roundtrip_every_code(fmt):
     if fmt.specials == "fnuz":
         keep &= codes != 0  # the "-0" pattern is the NaN code
     np.testing.assert_array_equal(fmt.encode(vals[keep]), codes[keep])
-    np.testing.assert_array_equal(
-        fmt.encode(vals[keep].astype(np.float64)), codes[keep]
-    )
+    np.testing.assert_array_equal(fmt.encode(vals[keep].astype(np.float64)), codes[keep])
 
 
 @pytest.mark.parametrize(("fmt", "ref"), FP8, ids=FP8_IDS)
@@ -178,10 +167,7 @@ def _fraction_encode(fmt: FloatFormat, x: float) -> int:
 
 @functools.cache
 def _fraction_values(fmt: FloatFormat) -> list[Fraction]:
-    vals = [
-        Fraction(float(v))
-        for v in fmt.decode(np.arange(fmt.max_code + 1), dtype=np.float64)
-    ]
+    vals = [Fraction(float(v)) for v in fmt.decode(np.arange(fmt.max_code + 1), dtype=np.float64)]
     # Virtual code max_code + 1, where overflow starts.
     vals.append(2 * vals[-1] - vals[-2])
     return vals
@@ -224,9 +210,7 @@ def test_float64_avoids_ml_dtypes_double_rounding(x, ours, ml):
 
 def test_saturate_policy_clamps_overflow_and_inf_keeps_nan():
     fmt = FloatFormat("e4m3_sat", 4, 3, 7, "fn", overflow="saturate")
-    got = fmt.encode(
-        np.array([1e9, np.inf, -np.inf, -500.0, np.nan, 448.0], np.float32)
-    )
+    got = fmt.encode(np.array([1e9, np.inf, -np.inf, -500.0, np.nan, 448.0], np.float32))
     np.testing.assert_array_equal(got, [0x7E, 0x7E, 0xFE, 0xFE, 0x7F, 0x7E])
 
 
@@ -238,9 +222,7 @@ def test_nan_policy_on_ieee_format_keeps_inf_inputs():
 
 def test_flush_to_zero_without_subnormals():
     fmt = FloatFormat("e4m3_ftz", 4, 3, 7, "fn", subnormals=False)
-    np.testing.assert_array_equal(
-        fmt.encode([2.0**-7, -(2.0**-6), 2.0**-6 * 0.99]), [0x00, 0x88, 0x00]
-    )
+    np.testing.assert_array_equal(fmt.encode([2.0**-7, -(2.0**-6), 2.0**-6 * 0.99]), [0x00, 0x88, 0x00])
     assert fmt.decode(np.uint8(0x01)) == 0.0
     assert fmt.min_subnormal == fmt.min_normal == 2.0**-6
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+
 from hwgen.emulation import FormatError, IntFormat, int8, int32
 
 
@@ -26,11 +27,7 @@ def test_int32_roundtrip_edges():
 def test_wrap_is_modulo_two_to_the_bits(dtype):
     v = np.array([0, 100, 127], dtype=dtype)
     np.testing.assert_array_equal(int8.fit(v), [0, 100, 127])
-    big = (
-        np.array([128, 255, 256, 300], dtype=np.int64).astype(dtype)
-        if np.iinfo(dtype).max > 255
-        else None
-    )
+    big = np.array([128, 255, 256, 300], dtype=np.int64).astype(dtype) if np.iinfo(dtype).max > 255 else None
     if big is not None:
         np.testing.assert_array_equal(int8.fit(big), [-128, -1, 0, 44])
 
@@ -43,21 +40,13 @@ def test_wrap_and_saturate_at_the_edges():
     np.testing.assert_array_equal(sat.encode(v), [0x80, 0x80, 0x7F, 0x7F, 0x7F, 0x80])
     np.testing.assert_array_equal(sat.fit(np.array([2**64 - 1], np.uint64)), [127])
     u4 = IntFormat("uint4", 4, signed=False, overflow="saturate")
-    np.testing.assert_array_equal(
-        u4.quantise([-3, 7, 16, 2.5, 1e30]), [0, 7, 15, 2, 15]
-    )
-    np.testing.assert_array_equal(
-        IntFormat("uint4w", 4, signed=False).fit([-1, 16, 17.0]), [15, 0, 1]
-    )
+    np.testing.assert_array_equal(u4.quantise([-3, 7, 16, 2.5, 1e30]), [0, 7, 15, 2, 15])
+    np.testing.assert_array_equal(IntFormat("uint4w", 4, signed=False).fit([-1, 16, 17.0]), [15, 0, 1])
 
 
 def test_float_ties_round_to_even_then_wrap():
-    np.testing.assert_array_equal(
-        int8.encode([2.5, -2.5, 3.5, 0.5, -0.5, 1.5]), [2, 0xFE, 4, 0, 0, 2]
-    )
-    np.testing.assert_array_equal(
-        int8.quantise(np.float32([127.5, 128.0, -128.5])), [-128, -128, -128]
-    )
+    np.testing.assert_array_equal(int8.encode([2.5, -2.5, 3.5, 0.5, -0.5, 1.5]), [2, 0xFE, 4, 0, 0, 2])
+    np.testing.assert_array_equal(int8.quantise(np.float32([127.5, 128.0, -128.5])), [-128, -128, -128])
     np.testing.assert_array_equal(
         IntFormat("s", 8, overflow="saturate").quantise([127.5, -128.5, 1e300]),
         [127, -128, 127],

@@ -1,8 +1,9 @@
 """Named formats, get_format, FloatFormat validation and bad inputs."""
 
-import hwgen.emulation as emu
 import numpy as np
 import pytest
+
+import hwgen.emulation as emu
 from hwgen.emulation import (
     FORMATS,
     FloatFormat,
@@ -14,7 +15,26 @@ from hwgen.emulation import (
 
 
 def test_registry_names():
-    assert sorted(FORMATS) == ["float8_e4m3fn", "float8_e5m2", "int32", "int8"]
+    # The issue-3 set: every ml_dtypes name, plus the integer formats.
+    assert set(FORMATS) >= {
+        "float8_e4m3fn",
+        "float8_e5m2",
+        "float8_e4m3",
+        "float8_e4m3fnuz",
+        "float8_e5m2fnuz",
+        "float8_e4m3b11fnuz",
+        "float8_e3m4",
+        "float6_e2m3fn",
+        "float6_e3m2fn",
+        "float4_e2m1fn",
+        "float8_e8m0fnu",
+        "bfloat16",
+        "float16",
+        "float32",
+        "int8",
+        "int32",
+        "ternary",
+    }
     for name, fmt in FORMATS.items():
         assert get_format(name) is fmt
         assert fmt.name == name
@@ -32,7 +52,7 @@ def test_registry_names():
 def test_unknown_format(name):
     with pytest.raises(
         FormatError,
-        match=r"unknown format .*; allowed: float8_e4m3fn, float8_e5m2, int32, int8$",
+        match=r"unknown format .*; allowed: bfloat16, .*float8_e4m3fn, .*int8, .*uint8$",
     ):
         get_format(name)
 
@@ -55,7 +75,8 @@ BASE = {"name": "f", "exp_bits": 4, "man_bits": 3, "bias": 7, "specials": "fn"}
         ({"overflow": "clamp"}, "overflow"),
         ({"overflow": "inf"}, "overflow"),
         ({"specials": "none", "overflow": "nan"}, "overflow"),
-        ({"rounding": "stochastic"}, "rounding"),
+        ({"rounding": "stochastic_even"}, "rounding"),
+        ({"specials": "fnu", "man_bits": 3}, "man_bits"),
         ({"subnormals": 1}, "subnormals"),
         ({"name": ""}, "name"),
         ({"specials": "ieee", "man_bits": 0}, "specials"),
@@ -67,16 +88,12 @@ def test_bad_float_format_names_the_field(changes, field):
 
 
 def test_error_message_names_value_and_allowed():
-    with pytest.raises(
-        FormatError, match=r"specials must be one of ieee, fn, fnuz, none; got 'IEEE'"
-    ):
+    with pytest.raises(FormatError, match=r"specials must be one of ieee, fn, fnuz, none, fnu; got 'IEEE'"):
         FloatFormat(**{**BASE, "specials": "IEEE"})
 
 
 @pytest.mark.parametrize("fmt", [float8_e4m3fn, int8])
-@pytest.mark.parametrize(
-    "bad", [["a", "b"], np.array(["1.0"]), [1 + 2j], [[1.0], [1.0, 2.0]], {"a": 1}]
-)
+@pytest.mark.parametrize("bad", [["a", "b"], np.array(["1.0"]), [1 + 2j], [[1.0], [1.0, 2.0]], {"a": 1}])
 def test_non_numeric_values_raise(fmt, bad):
     with pytest.raises(FormatError, match="values"):
         fmt.encode(bad)

@@ -35,6 +35,34 @@ def test_verilog_lints_clean_and_ports_match_signature(tmp_path, dataflow, rows,
     assert len(pes) == rows * cols
 
 
+@pytest.mark.parametrize(
+    ("dataflow", "dtype", "mul", "rows", "cols"),
+    [
+        ("ws", "float8_e4m3fn", "lmul", 3, 2),
+        ("ws", "float8_e5m2", "exact", 1, 1),
+        ("is", "bfloat16", "exact", 2, 3),
+        ("is", "bfloat16", "lmul", 2, 2),
+        ("os", "float8_e4m3fn", "exact", 2, 3),
+    ],
+)
+def test_float_verilog_lints_clean(tmp_path, dataflow, dtype, mul, rows, cols):
+    cfg = ArrayConfig(rows=rows, cols=cols, dataflow=dataflow, dtype=dtype, acc="float32", mul=mul)
+    result = build_design(cfg, tmp_path)
+    clean, messages = lint(result.verilog, result.lint_waivers)
+    assert clean, messages
+    width = cfg.dtype_format.width
+    ports = {p["name"]: p["width"] for p in result.manifest_data["ports"]}
+    held, streamed = ("i_act", "i_weight") if dataflow == "is" else ("i_weight", "i_act")
+    if dataflow == "os":  # one column of a and one row of b per step
+        held, streamed = "i_weight", "i_act"
+    assert ports[f"{held}__payload"] == cols * width
+    assert ports[f"{streamed}__payload"] == rows * width + 1
+    assert ports["o_out__payload"] == cols * 32 + 1
+    assert result.manifest_data["config"]["mul"] == mul
+    top = result.manifest_data["hierarchy"][cfg.top_name]
+    assert len([i for i in top if i["instance"].startswith("pe_")]) == rows * cols
+
+
 def test_manifest_is_reproducible_and_complete(tmp_path):
     cfg = ArrayConfig(rows=2, cols=3)
     first = build_design(cfg, tmp_path / "a").manifest_data

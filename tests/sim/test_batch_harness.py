@@ -45,6 +45,23 @@ def test_random_stalls_keep_results_exact(tmp_path, dataflow):
     assert result.cycles > gemm_cycles(plan_gemm(cfg, 7, 10, 9))  # stalls cost cycles, lose nothing
 
 
+@pytest.mark.sim
+@pytest.mark.parametrize(
+    ("simulator", "dataflow", "dtype", "mul", "stall_percent"),
+    [("verilator", "ws", "float8_e5m2", "exact", 0), ("icarus", "is", "bfloat16", "lmul", 30)],
+)
+def test_float_gemms_bit_exact(tmp_path, simulator, dataflow, dtype, mul, stall_percent):
+    _need(simulator)
+    cfg = ArrayConfig(rows=4, cols=3, dataflow=dataflow, dtype=dtype, acc="float32", mul=mul)
+    runner = BatchRunner(cfg, tmp_path, simulator, depth=256, stall_percent=stall_percent)
+    rng = np.random.default_rng(13)
+    for shape in [(9, 4, 7), (1, 3, 5)]:  # k <= rows: a float GEMM is one K-tile
+        a, b = random_operands(cfg, *shape, rng)
+        result = runner.run(a, b)
+        assert result.mismatches == []
+        assert result.passed
+
+
 def test_harness_text_names_every_stream_and_rejects_two_outputs():
     ports = [
         {"name": "i_a__payload", "direction": "input", "width": 9},

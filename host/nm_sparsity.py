@@ -1,0 +1,225 @@
+"""N:M magnitude pruning and the sparse DSP chain's weight/activation streams for a GEMV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwgen.emulation.sparse_chain import SparseChainConfig, WeightBeat
+
+__all__ = [
+    "NMWeights",
+    "act_stream",
+    "compress_nm",
+    "decode_nm_stream",
+    "encode_nm_stream",
+    "expand_nm",
+    "gather_outputs",
+    "prune_nm",
+]
+
+
+@dataclass(frozen=True)
+class NMWeights:
+    """Compressed N:M matrix: ``n`` kept values per block of ``m`` columns, with their positions.
+
+    Attributes
+    ----------
+    values, indices : numpy.ndarray of int64, shape (rows, cols // m * n)
+        Entry ``j`` of a row is the ``j % n``-th kept weight of block ``j // n``;
+        indices ascend within a block.
+    n, m : int
+    shape : tuple of int
+        Shape of the dense matrix.
+    """
+
+    values: np.ndarray
+    indices: np.ndarray
+    n: int
+    m: int
+    shape: tuple[int, int]
+
+
+def _check_nm(n: int, m: int, cols: int) -> None:
+    if isinstance(m, bool) or not isinstance(m, int) or m < 1:
+        raise ValueError(f"m={m!r} is not allowed; allowed: an integer >= 1")
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= m:
+        raise ValueError(f"n={n!r} is not allowed; allowed: an integer from 1 to m={m}")
+    if cols % m:
+        raise ValueError(f"columns={cols} is not allowed; allowed: a multiple of m={m} (pad the matrix)")
+
+
+def _matrix(weights) -> np.ndarray:
+    w = np.asarray(weights)
+    if w.ndim != 2 or w.dtype.kind not in "iu":
+        raise ValueError(f"weights must be a 2-D integer matrix; got shape {w.shape}, dtype {w.dtype}")
+    return w.astype(np.int64)
+
+
+def _kept_positions(w: np.ndarray, n: int, m: int) -> np.ndarray:
+    """Positions (ascending) of the ``n`` largest-magnitude entries of each block; ties keep the lower index."""
+    blocks = w.reshape(w.shape[0], -1, m)
+    order = np.argsort(-np.abs(blocks), axis=-1, kind="stable")
+    return np.sort(order[..., :n], axis=-1)
+
+
+def prune_nm(weights, n: int, m: int) -> np.ndarray:
+    """Zero all but the ``n`` largest-magnitude weights of every block of ``m`` consecutive columns.
+
+    Ties in magnitude keep the lower column, so the result is deterministic.
+
+    Parameters
+    ----------
+    weights : array_like of int, shape (rows, cols)
+    n, m : int
+        Keep ``n`` of ``m``; ``cols`` must be a multiple of ``m``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, same shape
+
+    Raises
+    ------
+    ValueError
+        If the matrix is not 2-D integer or ``n``, ``m`` do not fit it.
+    """
+    w = _matrix(weights)
+    _check_nm(n, m, w.shape[1])
+    blocks = w.reshape(w.shape[0], -1, m)
+    keep = np.zeros(blocks.shape, bool)
+    np.put_along_axis(keep, _kept_positions(w, n, m), True, axis=-1)
+    return np.where(keep, blocks, 0).reshape(w.shape)
+
+
+def compress_nm(pruned, n: int, m: int) -> NMWeights:
+    """Compress an N:M-sparse matrix into values and block indices.
+
+    A block with fewer than ``n`` non-zeros is padded with zero weights at its lowest
+    free positions.
+
+    Raises
+    ------
+    ValueError
+        If a block holds more than ``n`` non-zeros.
+    """
+    w = _matrix(pruned)
+    _check_nm(n, m, w.shape[1])
+    counts = (w.reshape(w.shape[0], -1, m) != 0).sum(axis=-1)
+    if counts.max(initial=0) > n:
+        row, block = np.argwhere(counts > n)[0]
+        raise ValueError(f"row {row} block {block} has {counts[row, block]} non-zeros; allowed: at most n={n}")
+    pos = _kept_positions(w, n, m)
+    values = np.take_along_axis(w.reshape(w.shape[0], -1, m), pos, axis=-1)
+    return NMWeights(values.reshape(w.shape[0], -1), pos.reshape(w.shape[0], -1), n, m, tuple(w.shape))
+
+
+def expand_nm(nm: NMWeights) -> np.ndarray:
+    """Dense matrix of a compressed one (inverse of :func:`compress_nm`)."""
+    rows, cols = nm.shape
+    out = np.zeros((rows, cols // nm.m, nm.m), np.int64)
+    np.put_along_axis(out, nm.indices.reshape(rows, -1, nm.n), nm.values.reshape(rows, -1, nm.n), axis=-1)
+    return out.reshape(nm.shape)
+
+
+def _padded(w: np.ndarray, row_mult: int, col_mult: int) -> np.ndarray:
+    rows = -(-w.shape[0] // row_mult) * row_mult
+    cols = -(-w.shape[1] // col_mult) * col_mult
+    out = np.zeros((rows, cols), np.int64)
+    out[: w.shape[0], : w.shape[1]] = w
+    return out
+
+
+def encode_nm_stream(cfg: SparseChainConfig, pruned, mode: int) -> list[WeightBeat]:
+    """Weight beats of the GEMV ``y = W x`` in mode ``mode`` (code, see ``cfg.mode_code``).
+
+    Rows are taken ``m // n`` at a time (one per segment), columns ``length`` at a time;
+    ``last`` marks each row group's final column block. Rows and columns are zero-padded.
+
+    Raises
+    ------
+    ValueError
+        If a block of ``pruned`` is not N:M-sparse for the mode or a weight does not fit.
+    """
+    n, m = cfg.nm(mode)
+    w = _matrix(pruned)
+    fmt = cfg.weight_format
+    if w.size and (w.min() < fmt.min_value or w.max() > fmt.max_value):
+        raise ValueError(f"weights out of range for {fmt.name}; allowed: {fmt.min_value}..{fmt.max_value}")
+    lanes = m // n
+    nm = compress_nm(_padded(w, lanes, cfg.length), n, m)
+    per_block = cfg.length // m * n  # kept entries of one row within one column block
+    beats = []
+    n_cb = nm.shape[1] // cfg.length
+    for r0 in range(0, nm.shape[0], lanes):
+        for cb in range(n_cb):
+            cut = slice(cb * per_block, (cb + 1) * per_block)
+            beats.append(
+                WeightBeat(
+                    mode,
+                    nm.values[r0 : r0 + lanes, cut].reshape(-1),
+                    nm.indices[r0 : r0 + lanes, cut].reshape(-1),
+                    cb == n_cb - 1,
+                )
+            )
+    return beats
+
+
+def decode_nm_stream(cfg: SparseChainConfig, beats: list[WeightBeat], shape: tuple[int, int]) -> np.ndarray:
+    """Dense ``shape`` matrix a weight stream encodes (inverse of :func:`encode_nm_stream`).
+
+    Raises
+    ------
+    ValueError
+        If the beats mix modes or do not cover ``shape``.
+    """
+    if not beats:
+        raise ValueError("no beats to decode")
+    mode = beats[0].mode
+    if any(b.mode != mode for b in beats):
+        raise ValueError("beats mix modes; allowed: one mode per stream")
+    n, m = cfg.nm(mode)
+    lanes, n_cb = m // n, -(-shape[1] // cfg.length)
+    groups = -(-shape[0] // lanes)
+    if len(beats) != groups * n_cb:
+        raise ValueError(f"{len(beats)} beats do not cover shape {shape}; allowed: {groups * n_cb}")
+    rows = [[] for _ in range(groups * lanes)]
+    for i, beat in enumerate(beats):
+        g = i // n_cb
+        vals, idx = beat.value.reshape(lanes, -1), beat.index.reshape(lanes, -1)
+        for k in range(lanes):
+            rows[g * lanes + k].append((vals[k], idx[k]))
+    values = np.array([np.concatenate([v for v, _ in r]) for r in rows])
+    indices = np.array([np.concatenate([i for _, i in r]) for r in rows])
+    dense = expand_nm(NMWeights(values, indices, n, m, (groups * lanes, n_cb * cfg.length)))
+    return dense[: shape[0], : shape[1]]
+
+
+def act_stream(cfg: SparseChainConfig, x, rows: int, mode: int) -> list[np.ndarray]:
+    """Activation beats matching :func:`encode_nm_stream`: ``(tokens, length)`` column blocks of ``x``.
+
+    Parameters
+    ----------
+    x : array_like of int, shape (tokens, cols)
+        One activation vector per token (two when the chain is packed).
+    rows : int
+        Rows of the weight matrix: the column blocks repeat once per row group.
+    """
+    x = np.asarray(x, np.int64)
+    if x.ndim != 2 or x.shape[0] != cfg.tokens:
+        raise ValueError(f"x shape {x.shape} is not allowed; allowed: ({cfg.tokens}, cols)")
+    n, m = cfg.nm(mode)
+    xp = np.zeros((cfg.tokens, -(-x.shape[1] // cfg.length) * cfg.length), np.int64)
+    xp[:, : x.shape[1]] = x
+    blocks = [xp[:, c : c + cfg.length] for c in range(0, xp.shape[1], cfg.length)]
+    return blocks * -(-rows // (m // n))
+
+
+def gather_outputs(cfg: SparseChainConfig, outs: list[np.ndarray], rows: int, mode: int) -> np.ndarray:
+    """``y`` of shape ``(tokens, rows)`` from the ``o_out`` beats of a GEMV stream."""
+    n, m = cfg.nm(mode)
+    lanes = m // n
+    y = np.concatenate([np.asarray(o)[:, :lanes] for o in outs], axis=1) if outs else np.zeros((cfg.tokens, 0))
+    if y.shape[1] < rows:
+        raise ValueError(f"{len(outs)} output beats hold {y.shape[1]} rows; allowed: at least {rows}")
+    return y[:, :rows].astype(np.int64)
