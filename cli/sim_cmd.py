@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hwgen.cli.options import config_from_args, writable_dir
 from hwgen.dataflow.registry import get_architecture
+from hwgen.dataflow.systolic_model import plan_gemm
 from hwgen.emulation.errors import ConfigError
 from hwgen.sim.regression import DEFAULT_GEMMS, RegressionReport, run_regression
 from hwgen.sim.toolchain import SIMULATORS, find_simulator
@@ -42,6 +43,11 @@ def run_sim(args: argparse.Namespace) -> int:
         raise ConfigError("arch", args.arch, "systolic (the other units' regressions run under pytest, tests/sim)")
     cfg = config_from_args(get_architecture(args.arch), args)
     gemms = [parse_gemm(g) for g in args.gemm] if args.gemm else list(DEFAULT_GEMMS)
+    for shape in gemms:
+        try:
+            plan_gemm(cfg, *shape)
+        except ValueError as exc:
+            raise ConfigError("gemm", "x".join(map(str, shape)), str(exc).split("allowed: ", 1)[-1]) from None
     p = args.backpressure
     if p is not None and not 0 < p < 1:
         raise ConfigError("backpressure", p, "a probability strictly between 0 and 1")

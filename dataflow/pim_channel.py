@@ -63,7 +63,9 @@ class PimChannel(wiring.Component):
     state (MAC on a bank with no open row, ACT to an open bank, address out of range,
     unknown op) is accepted at once, does nothing and sets the sticky ``error``.
     RD / RD_MAC results appear on ``o_out`` ``tCL`` cycles after issue and are held
-    until taken.
+    until taken. Lanes and MAC registers follow ``cfg.dtype`` / ``cfg.acc`` (integer lanes
+    into a wrapping register, or bfloat16 lanes into float32, see
+    :class:`~hwgen.pe.pim_bank.PimBank`); the timing does not depend on them.
 
     Golden model: ``hwgen.emulation.pim_model.PimModel`` (values and the issue cycle of
     every command, with a never-idle source and a never-stalling sink).

@@ -68,7 +68,7 @@ ARCHITECTURES = {
     for arch in (
         Architecture(
             "systolic",
-            "INT8 systolic array, weight-/input-/output-stationary",
+            "systolic array: INT8, or FP8/bf16 with exact or L-Mul products; ws, is or os",
             "hwgen.dataflow.config:ArrayConfig",
             "hwgen.dataflow.build:build_design",
         ),

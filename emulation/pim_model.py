@@ -9,7 +9,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConfigError
+from .float_format import FloatFormat
 from .formats import get_format
+from .fp_mac_model import _canonical, _round_add, exact_products
 from .int_format import IntFormat
 
 __all__ = [
@@ -21,13 +23,17 @@ __all__ = [
     "PimOutput",
     "PimRun",
     "PimTiming",
+    "float_mac",
+    "lane_tree",
     "run_program",
 ]
 
-#: Integer lane formats the MAC lanes implement bit-exactly (bfloat16 lanes are not built yet).
-DTYPES = ("int4", "int8", "int16")
-#: Wrapping accumulators of the per-bank MAC register.
-ACCS = ("int16", "int32")
+_INT_ACCS = ("int16", "int32")
+#: Lane format of weights and global-buffer values -> allowed MAC-register accumulators
+#: (integers wrap; float32 rounds to nearest even).
+DTYPE_ACCS = {"int4": _INT_ACCS, "int8": _INT_ACCS, "int16": _INT_ACCS, "bfloat16": ("float32",)}
+DTYPES = tuple(DTYPE_ACCS)
+ACCS = (*_INT_ACCS, "float32")
 #: Largest banks / rows / cols / lanes a config may describe.
 LIMITS = {"banks": 64, "rows": 1 << 17, "cols": 1024, "lanes": 64}
 
@@ -111,9 +117,11 @@ class PimConfig:
     lanes : int
         Values per burst (multipliers per bank).
     dtype : str
-        Format of weights and global-buffer values: ``"int4"``, ``"int8"`` or ``"int16"``.
+        Format of weights and global-buffer values: ``"int4"``, ``"int8"``, ``"int16"``
+        or ``"bfloat16"``.
     acc : str
-        Wrapping accumulator of the MAC register: ``"int16"`` or ``"int32"``.
+        Accumulator of the MAC register: ``"int16"`` or ``"int32"`` (wrapping) for integer
+        lanes, ``"float32"`` (round to nearest even) for ``"bfloat16"`` lanes.
     timing : PimTiming
 
     Raises
@@ -134,21 +142,26 @@ class PimConfig:
         for name, hi in LIMITS.items():
             _check_int(name, getattr(self, name), 1, hi)
         if self.dtype not in DTYPES:
-            raise ConfigError("dtype", self.dtype, ", ".join(DTYPES) + " (bfloat16 lanes are not implemented yet)")
-        if self.acc not in ACCS:
-            raise ConfigError("acc", self.acc, ", ".join(ACCS))
+            raise ConfigError("dtype", self.dtype, ", ".join(DTYPES))
+        if self.acc not in DTYPE_ACCS[self.dtype]:
+            raise ConfigError("acc", self.acc, ", ".join(DTYPE_ACCS[self.dtype]) + f" with dtype={self.dtype}")
         if not isinstance(self.timing, PimTiming):
             raise ConfigError("timing", self.timing, "a PimTiming")
 
     @property
-    def dtype_format(self) -> IntFormat:
+    def dtype_format(self) -> IntFormat | FloatFormat:
         """Format of weights and global-buffer values."""
         return get_format(self.dtype)
 
     @property
-    def acc_format(self) -> IntFormat:
+    def acc_format(self) -> IntFormat | FloatFormat:
         """Format of the MAC registers."""
         return get_format(self.acc)
+
+    @property
+    def is_float(self) -> bool:
+        """True for float lanes: command data, biases and outputs are then format codes."""
+        return isinstance(self.dtype_format, FloatFormat)
 
     @property
     def top_name(self) -> str:
@@ -205,7 +218,8 @@ class PimCommand:
     """One channel command. Build with the class methods (``PimCommand.act(bank, row)``, ...).
 
     ``data`` holds ``lanes`` values (WR, WR_GB); ``bias`` holds one accumulator value per
-    bank (WR_BIAS). Unused fields are 0 / empty.
+    bank (WR_BIAS). Unused fields are 0 / empty. With float lanes (``PimConfig.is_float``)
+    values are codes: bfloat16 codes in ``data``, float32 codes in ``bias``.
     """
 
     op: PimOp
@@ -333,8 +347,11 @@ class PimModel:
     Commands issue in order, at most one per cycle, each at the first cycle at which
     every timing constraint of ``PimTiming`` holds (cycle 0 is the first cycle after
     reset; the command source and the output sink are assumed never to stall). Values:
-    ``acc[b] = wrap_acc(acc[b] + sum_l w[l] * x[l])`` per MAC, products exact (integer
-    arithmetic is associative, so the lane order does not matter).
+    ``acc[b] = wrap_acc(acc[b] + sum_l w[l] * x[l])`` per MAC with integer lanes, products
+    exact (integer arithmetic is associative, so the lane order does not matter); with
+    bfloat16 lanes ``acc[b] = float_mac(acc[b], w, x)`` (see :func:`float_mac`: exact
+    products, a fixed pairwise float32 tree, one RNE add into the register). Timing does
+    not depend on the lane format.
 
     Rules beyond the plain "B >= A + t" constraints:
 
@@ -371,7 +388,7 @@ class PimModel:
         self.next_cycle = 0
         self.storage: dict[tuple[int, int], np.ndarray] = {}
         self.gb = np.zeros((cfg.cols, cfg.lanes), dtype=np.int64)
-        self.acc = np.zeros(nb, dtype=np.int64)
+        self.acc = np.zeros(nb, dtype=np.int64)  # values (integer acc) or codes (float32; 0 is +0)
 
     def row_data(self, bank: int, row: int) -> np.ndarray:
         """The ``cols x lanes`` values of one DRAM row (a live view; zero until written)."""
@@ -502,18 +519,83 @@ class PimModel:
         else:
             banks = [cmd.bank] if op == PimOp.MAC_SBK else range(self.cfg.banks)
             x = self.gb[cmd.col]
+            if self.cfg.is_float:
+                banks = list(banks)
+                w = np.stack([self.row_data(b, self.open_row[b])[cmd.col] for b in banks])
+                self.acc[banks] = float_mac(self.acc[banks], w, x, self.cfg.dtype_format, acc)
+                return
             for b in banks:
                 w = self.row_data(b, self.open_row[b])[cmd.col]
                 # |w * x| < 2**31 per lane and lanes <= 64: the int64 sum is exact before the wrap.
                 self.acc[b] = acc.fit(self.acc[b] + int(np.dot(w, x)))[()]
 
 
-def _check_values(fail, name: str, values, count: int, fmt: IntFormat) -> None:
+def _check_values(fail, name: str, values, count: int, fmt: IntFormat | FloatFormat) -> None:
     if len(values) != count:
         fail(f"{name} has {len(values)} values; allowed: exactly {count}")
-    bad = [v for v in values if not fmt.min_value <= v <= fmt.max_value]
+    lo, hi = (0, (1 << fmt.width) - 1) if isinstance(fmt, FloatFormat) else (fmt.min_value, fmt.max_value)
+    bad = [v for v in values if not lo <= v <= hi]
     if bad:
-        fail(f"{name} value {bad[0]} does not fit {fmt.name}; allowed: {fmt.min_value}..{fmt.max_value}")
+        kind = f"a {fmt.name} code" if isinstance(fmt, FloatFormat) else f"{fmt.name}"
+        fail(f"{name} value {bad[0]} does not fit {kind}; allowed: {lo}..{hi}")
+
+
+def lane_tree(products: np.ndarray, acc_fmt: FloatFormat) -> np.ndarray:
+    """Sum exact lane products along the last axis with the MAC lanes' fixed adder tree.
+
+    Level by level, adjacent nodes ``(0, 1), (2, 3), ...`` are added with one RNE rounding
+    into ``acc_fmt`` each (the leaves are the exact products, so a leaf pair is a single
+    rounding of ``p0 + p1``); an odd last node is carried up to the next level unchanged.
+    One lane is the exact product itself. Golden model of the tree in
+    ``hwgen.pe.pim_bank.PimFloatDot``.
+
+    Parameters
+    ----------
+    products : numpy.ndarray of float64, shape (..., lanes)
+        Exact values (NaN / ±Inf allowed).
+    acc_fmt : FloatFormat
+
+    Returns
+    -------
+    numpy.ndarray of float64, shape (...)
+        Values of ``acc_fmt`` (or the exact product when ``lanes == 1``); NaN not canonicalised.
+    """
+    nodes = [products[..., i] for i in range(products.shape[-1])]
+    while len(nodes) > 1:
+        pairs = [_round_add(acc_fmt, nodes[i], nodes[i + 1]) for i in range(0, len(nodes) - 1, 2)]
+        nodes = pairs + nodes[len(pairs) * 2 :]
+    return nodes[0]
+
+
+def float_mac(acc_codes, w_codes, x_codes, in_fmt: FloatFormat, acc_fmt: FloatFormat) -> np.ndarray:
+    """One float MAC column command: ``acc = RNE_acc(acc + lane_tree(w * x))``; codes in and out.
+
+    Products ``w[l] * x[l]`` are exact (a bfloat16 x bfloat16 product has at most 16
+    significant bits; it is *not* rounded to float32 on its own, so products below the
+    float32 range still add up in the tree), summed by :func:`lane_tree`, then added to
+    the register with one more RNE rounding. ``x + (-x)`` is +0, ``(-0) + (-0)`` is -0,
+    overflow gives ±Inf, ``Inf * 0`` and ``Inf - Inf`` give NaN, and every NaN result is
+    the canonical ``acc_fmt.nan_code`` (a NaN bias code is kept until the next MAC).
+
+    Parameters
+    ----------
+    acc_codes : array_like of int, shape (banks,)
+        Register codes of ``acc_fmt``.
+    w_codes : array_like of int, shape (banks, lanes)
+    x_codes : array_like of int, shape (lanes,)
+        Codes of ``in_fmt`` (weights of each bank, global-buffer burst).
+    in_fmt, acc_fmt : FloatFormat
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (banks,)
+        New register codes.
+    """
+    w = np.atleast_2d(np.asarray(w_codes, dtype=np.int64))
+    x = np.broadcast_to(np.asarray(x_codes, dtype=np.int64), w.shape)
+    p = exact_products(w, x, in_fmt)
+    acc = acc_fmt.decode(np.asarray(acc_codes, dtype=np.int64).reshape(-1), np.float64)
+    return _canonical(acc_fmt, _round_add(acc_fmt, acc, lane_tree(p, acc_fmt))).astype(np.int64)
 
 
 def run_program(cfg: PimConfig, commands, values: bool = True) -> PimRun:

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.emulation.errors import ConfigError
-from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimOutput, run_program
+from hwgen.emulation.float_format import FloatFormat
+from hwgen.emulation.fp_mac_model import fp_add
+from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimOutput, float_mac, run_program
 
 __all__ = [
     "GemvLayout",
@@ -38,16 +40,23 @@ def _unpack(value: int, width: int, count: int) -> list[int]:
     return [(value >> (i * width)) & ((1 << width) - 1) for i in range(count)]
 
 
+def _codes(fmt, values) -> np.ndarray:
+    """Codes of command / output values: integer values are encoded, float values already are codes."""
+    values = np.asarray(values, dtype=np.int64)
+    return values if isinstance(fmt, FloatFormat) else fmt.encode(values).astype(np.int64)
+
+
 def pack_command(cfg: PimConfig, cmd: PimCommand) -> int:
     """The ``i_cmd`` payload of ``cmd`` (``hwgen.dataflow.pim_channel.cmd_layout``), low field first.
 
-    Values go through the formats' ``encode`` (two's complement codes); missing data /
-    bias fields are zero. Fields are masked to their width, so an out-of-range address
-    reaches the hardware only if it fits the field.
+    Integer values go through the formats' ``encode`` (two's complement codes); float
+    lanes carry codes already. Missing data / bias fields are zero (+0 for floats).
+    Fields are masked to their width, so an out-of-range address reaches the hardware
+    only if it fits the field.
     """
     dtype, acc = cfg.dtype_format, cfg.acc_format
-    data = dtype.encode(np.asarray(cmd.data or [0] * cfg.lanes, dtype=np.int64))
-    bias = acc.encode(np.asarray(cmd.bias or [0] * cfg.banks, dtype=np.int64))
+    data = _codes(dtype, cmd.data or [0] * cfg.lanes)
+    bias = _codes(acc, cmd.bias or [0] * cfg.banks)
     fields = [
         (int(cmd.op), 4),
         (cmd.bank, _bits(cfg.banks)),
@@ -75,7 +84,7 @@ def unpack_output(cfg: PimConfig, payload: int) -> tuple[PimOp, tuple[int, ...],
 def output_codes(cfg: PimConfig, out: PimOutput) -> tuple[int, ...]:
     """The codes an output beat of the model carries in its meaningful field."""
     fmt = cfg.acc_format if out.op == PimOp.RD_MAC else cfg.dtype_format
-    return tuple(int(c) for c in fmt.encode(np.asarray(out.values, dtype=np.int64)))
+    return tuple(int(c) for c in _codes(fmt, out.values))
 
 
 @dataclass(frozen=True)
@@ -87,8 +96,14 @@ class GemvLayout:
     chunk ``j`` of group ``g`` is DRAM row ``g * chunks + j``. The global buffer holds one
     chunk of ``x`` at a time, so the command stream is chunk-major: write the chunk into
     the global buffer, then per group WR_BIAS(0), ACT_ABK, one MAC_ABK per used column,
-    PRE_ABK, RD_MAC. The host adds the chunks' partial sums in the accumulator format
-    (wrapping integer addition, so the result equals one in-bank accumulation).
+    PRE_ABK, RD_MAC. The host adds the chunks' partial sums in the accumulator format:
+    wrapping integer addition (so the result equals one in-bank accumulation), or for
+    float32 ``y = RNE(...RNE(s_0 + s_1) + ... + s_last)`` in chunk order, each ``s_j``
+    being one in-bank accumulation from +0 (:func:`hwgen.emulation.pim_model.float_mac`
+    per column; padded lanes hold +0 and take part in the lane tree).
+
+    With float lanes, ``W`` and ``x`` are real numbers, encoded to the lane format with
+    its rounding (RNE for bfloat16); :meth:`assemble` and :meth:`reference` return float32.
     """
 
     cfg: PimConfig
@@ -123,7 +138,10 @@ class GemvLayout:
         return math.ceil(min(self.chunk, self.k - j * self.chunk) / self.cfg.lanes)
 
     def row_image(self, w: np.ndarray, channel: int, bank: int, group: int, j: int) -> np.ndarray:
-        """The ``cols x lanes`` values DRAM row ``(group, j)`` of ``bank`` holds (zero padded)."""
+        """The ``cols x lanes`` values DRAM row ``(group, j)`` of ``bank`` holds (zero padded).
+
+        ``w`` holds command values: integers, or lane-format codes with float lanes.
+        """
         out = np.zeros(self.chunk, dtype=np.int64)
         o = self.output_index(channel, group, bank)
         if o < self.n:
@@ -133,7 +151,7 @@ class GemvLayout:
 
     def weight_commands(self, w: np.ndarray, channel: int) -> list[PimCommand]:
         """ACT / WR / PRE commands writing ``channel``'s share of ``W`` into its banks."""
-        w = self._check_matrix(w)
+        w = self._lane_codes(self._check_matrix(w))
         cmds = []
         for g in range(self.groups):
             for j in range(self.chunks):
@@ -147,9 +165,7 @@ class GemvLayout:
 
     def gemv_commands(self, x: np.ndarray) -> list[PimCommand]:
         """The command stream of one channel (every channel runs the same stream)."""
-        x = np.asarray(x, dtype=np.int64)
-        if x.shape != (self.k,):
-            raise ValueError(f"x has shape {x.shape}; allowed: ({self.k},)")
+        x = self._lane_codes(self._check_vector(x))
         lanes, zeros = self.cfg.lanes, [0] * self.cfg.banks
         cmds = []
         for j in range(self.chunks):
@@ -165,29 +181,72 @@ class GemvLayout:
         return cmds
 
     def assemble(self, outputs: list[list[PimOutput]]) -> np.ndarray:
-        """``y`` from every channel's RD_MAC beats (in stream order), summed in the accumulator format."""
-        acc = self.cfg.acc_format
-        y = np.zeros(self.groups * self.channels * self.cfg.banks, dtype=np.int64)
+        """``y`` from every channel's RD_MAC beats (in stream order), summed in the accumulator format.
+
+        Returns int64 values (integer accumulator) or float32 values (float32 accumulator).
+        """
+        total = self.groups * self.channels * self.cfg.banks
+        partials = np.zeros((self.chunks, total), dtype=np.int64)
         for ch, beats in enumerate(outputs):
             macs = [o for o in beats if o.op == PimOp.RD_MAC]
             if len(macs) != self.chunks * self.groups:
                 raise ValueError(f"channel {ch} has {len(macs)} RD_MAC beats; want {self.chunks * self.groups}")
             for i, beat in enumerate(macs):
-                g = i % self.groups
+                j, g = divmod(i, self.groups)
                 for b, value in enumerate(beat.values):
-                    y[self.output_index(ch, g, b)] += value
-        return acc.fit(y[: self.n])
+                    partials[j, self.output_index(ch, g, b)] = value
+        return self._combine(partials[:, : self.n])
 
     def reference(self, w: np.ndarray, x: np.ndarray) -> np.ndarray:
-        """Golden ``y``: exact integer dot products wrapped once into the accumulator."""
-        w = self._check_matrix(w)
-        return self.cfg.acc_format.fit(w @ np.asarray(x, dtype=np.int64))
+        """Golden ``y`` computed without the command stream.
+
+        Integer lanes: exact dot products wrapped once into the accumulator. Float lanes:
+        per chunk and output, :func:`~hwgen.emulation.pim_model.float_mac` over the chunk's
+        columns from +0 (zero padded), chunks combined as :meth:`assemble` does.
+        """
+        w, x = self._check_matrix(w), self._check_vector(x)
+        if not self.cfg.is_float:
+            return self.cfg.acc_format.fit(w @ x)
+        wc, xc = self._lane_codes(w), self._lane_codes(x)
+        padded = self.chunks * self.chunk
+        wp = np.zeros((self.n, padded), dtype=np.int64)
+        xp = np.zeros(padded, dtype=np.int64)
+        wp[:, : self.k], xp[: self.k] = wc, xc
+        lanes, cfg = self.cfg.lanes, self.cfg
+        partials = np.zeros((self.chunks, self.n), dtype=np.int64)
+        for j in range(self.chunks):
+            for c in range(self.chunk_cols(j)):
+                cols = slice(j * self.chunk + c * lanes, j * self.chunk + (c + 1) * lanes)
+                partials[j] = float_mac(partials[j], wp[:, cols], xp[cols], cfg.dtype_format, cfg.acc_format)
+        return self._combine(partials)
+
+    def _combine(self, partials: np.ndarray) -> np.ndarray:
+        """Add the chunks' partial sums (``chunks x outputs`` values / codes) in the accumulator format."""
+        acc = self.cfg.acc_format
+        if not self.cfg.is_float:
+            return acc.fit(partials.sum(axis=0))
+        y = partials[0]
+        for part in partials[1:]:
+            y = fp_add(y, part, acc).astype(np.int64)
+        return acc.decode(y, np.float32)
+
+    def _lane_codes(self, a: np.ndarray) -> np.ndarray:
+        """Lane values as command values: integers as they are, floats encoded to the lane format's codes."""
+        if not self.cfg.is_float:
+            return a
+        return self.cfg.dtype_format.encode(a).astype(np.int64)
 
     def _check_matrix(self, w) -> np.ndarray:
-        w = np.asarray(w, dtype=np.int64)
+        w = np.asarray(w, dtype=np.float64 if self.cfg.is_float else np.int64)
         if w.shape != (self.n, self.k):
             raise ValueError(f"W has shape {w.shape}; allowed: ({self.n}, {self.k})")
         return w
+
+    def _check_vector(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64 if self.cfg.is_float else np.int64)
+        if x.shape != (self.k,):
+            raise ValueError(f"x has shape {x.shape}; allowed: ({self.k},)")
+        return x
 
 
 def plan_gemv(cfg: PimConfig, n: int, k: int, channels: int = 1) -> GemvLayout:

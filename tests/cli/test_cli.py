@@ -51,6 +51,8 @@ def test_unwritable_out_exits_2_with_one_line(tmp_path):
         (["--gemm", "0x4x4"], ["--gemm 0x4x4"]),
         (["--simulator", "modelsim"], ["--simulator modelsim", "verilator, icarus"]),
         (["--backpressure", "1.5"], ["--backpressure 1.5", "between 0 and 1"]),
+        (["--dtype", "float8_e4m3fn", "--acc", "float32", "--gemm", "2x9x2"], ["--gemm 2x9x2", "k <= rows"]),
+        (["--arch", "pim"], ["--arch pim", "systolic"]),
     ],
 )
 def test_bad_sim_option_exits_2_with_one_line(tmp_path, args, names):
@@ -107,6 +109,33 @@ def test_help_lists_commands():
     assert done.returncode == 0
     for command in ("build", "sim", "doctor"):
         assert command in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("arch", "options"),
+    [
+        ("bitslice", []),
+        ("addertree", ["--lanes", "2"]),
+        ("lmul", []),
+        ("fp-mac", ["--in-fmt", "float8_e5m2"]),
+        ("sparse-dsp", []),
+        ("pim", ["--banks", "2", "--rows", "4", "--cols", "4"]),
+        ("systolic", ["--dtype", "bfloat16", "--acc", "float32", "--mul", "lmul", "--rows", "2", "--cols", "2"]),
+    ],
+)
+def test_every_architecture_builds_and_lints_from_the_cli(tmp_path, arch, options):
+    done = run_cli("build", "--arch", arch, *options, "--out", str(tmp_path))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "lint-only: clean" in done.stdout
+    manifest = json.loads((tmp_path / "manifest.json").read_text())
+    assert manifest["ports"] and manifest["content_sha256"]
+
+
+def test_architecture_help_lists_its_config_fields():
+    done = run_cli("build", "--arch", "pim", "--help")
+    assert done.returncode == 0
+    for option in ("--banks", "--rows", "--lanes", "--dtype"):
+        assert option in done.stdout
 
 
 def test_doctor_lists_tools():

@@ -7,8 +7,10 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwgen.dataflow.pim_channel import PimChannel, cmd_layout
-from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimTiming, run_program
+from hwgen.emulation import bfloat16, float32
+from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimTiming, float_mac, run_program
 from hwgen.host.pim_mapping import output_codes, pack_command, plan_gemv, unpack_output
+from hwgen.pe.pim_bank import PimFloatDot
 
 FAST = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tCCD=2, tRRD=3, tFAW=16, tCL=4, refresh=True, tREFI=90, tRFC=9)
 
@@ -159,3 +161,94 @@ def test_payload_width_matches_packing():
     cfg = PimConfig(banks=3, rows=6, cols=3, lanes=5)
     top = pack_command(cfg, PimCommand.wr_bias([-1, -1, -1]))
     assert top.bit_length() == cmd_layout(cfg).size
+
+
+# --- bfloat16 lanes, float32 accumulator -------------------------------------------------
+
+#: bf16 corner codes: ±0, smallest / largest subnormal, 1, -1, largest finite, ±Inf, NaNs, 2**-75, 2**60.
+BF16_CORNERS = [0x0000, 0x8000, 0x0001, 0x807F, 0x3F80, 0xBF80, 0x7F7F, 0x7F80, 0xFF80, 0x7FC0, 0xFFC1, 0x1A00, 0x5D80]
+
+
+def _bf16_codes(rng, shape, special=0.15):
+    """Random bf16 codes: mostly finite values near 1, some corner codes."""
+    normal = bfloat16.encode(rng.standard_normal(shape) * 4.0 ** rng.integers(-3, 4, shape)).astype(np.int64)
+    corner = rng.choice(BF16_CORNERS, size=shape)
+    return np.where(rng.random(shape) < special, corner, normal)
+
+
+def test_float_dot_matches_float_mac_on_corner_vectors():
+    cfg = PimConfig(banks=1, rows=1, cols=2, lanes=3, dtype="bfloat16", acc="float32")
+    rng = np.random.default_rng(11)
+    n = 300
+    w, x = _bf16_codes(rng, (n, 3), 0.3), _bf16_codes(rng, (n, 3), 0.3)
+    acc_corners = [0, 0x80000000, 0x00000001, 0x7F800000, 0xFF800000, 0x7FC00000, 0x3F800000]
+    acc = np.where(rng.random(n) < 0.5, rng.choice(acc_corners, n), float32.encode(rng.standard_normal(n)))
+    acc = acc.astype(np.int64)
+    # cancellation and subnormal sums: w1 * x1 = -(w0 * x0), and products far below float32's range
+    w[:40, 1], x[:40, 1] = w[:40, 0] ^ 0x8000, x[:40, 0]
+    w[40:80], x[40:80] = 0x1A00, 0x1A00 ^ (rng.integers(0, 2, (40, 3)) << 15)
+    want = [int(float_mac(acc[i : i + 1], w[i : i + 1], x[i], bfloat16, float32)[0]) for i in range(n)]
+    dut = PimFloatDot(cfg)
+    got = []
+
+    async def bench(ctx):
+        for i in range(n):
+            for lane in range(3):
+                ctx.set(dut.w[lane].as_value(), int(w[i, lane]))
+                ctx.set(dut.x[lane].as_value(), int(x[i, lane]))
+            ctx.set(dut.acc.as_value(), int(acc[i]))
+            got.append(ctx.get(dut.result.as_value()))
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    assert got == want
+
+
+def _bf16_gemv_program(cfg, n, k, seed):
+    rng = np.random.default_rng(seed)
+    w = rng.standard_normal((n, k)) * 2.0 ** rng.integers(-8, 8, (n, k))
+    x = rng.standard_normal(k)
+    w[0, :2], x[:2] = [np.inf, 3e38], [0.0, 3e38]  # row 0: Inf * 0 -> NaN; row 1 may overflow
+    layout = plan_gemv(cfg, n, k)
+    return layout, w, x, layout.weight_commands(w, 0) + layout.gemv_commands(x)
+
+
+def test_bf16_gemv_bit_exact_and_cycle_exact():
+    cfg = PimConfig(banks=2, rows=8, cols=4, lanes=4, dtype="bfloat16", acc="float32", timing=FAST)
+    layout, w, x, cmds = _bf16_gemv_program(cfg, 5, 20, seed=4)
+    model = check_against_model(cfg, cmds)
+    ours = layout.assemble([model.outputs[-layout.chunks * layout.groups :]])
+    assert np.array_equal(ours.view(np.uint32), layout.reference(w, x).view(np.uint32))
+    assert np.isnan(ours[0]) and model.refreshes
+
+
+def test_bf16_every_command_kind_with_corner_codes():
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=4, dtype="bfloat16", acc="float32", timing=FAST)
+    rng = np.random.default_rng(5)
+    w, x = _bf16_codes(rng, (4, 4), 0.5), _bf16_codes(rng, (2, 4), 0.5)
+    cmds = [
+        PimCommand.act(0, 3),
+        PimCommand.wr(0, 1, w[0]),
+        PimCommand.wr(0, 0, w[1]),
+        PimCommand.rd(0, 1),
+        PimCommand.wr_gb(1, x[0]),
+        PimCommand.wr_gb(0, x[1]),
+        PimCommand.wr_bias([0x3F800000, 0x80000000]),
+        PimCommand.mac_sbk(0, 1),
+        PimCommand.mac_sbk(0, 0),
+        PimCommand.act(1, 2),
+        PimCommand.wr(1, 1, w[2]),
+        PimCommand.rd_mac(),
+        PimCommand.mac_abk(1),
+        PimCommand.pre_abk(),
+        PimCommand.rd_mac(),
+    ]
+    model = check_against_model(cfg, cmds)
+    assert model.outputs[0].values == tuple(int(v) for v in w[0])
+
+
+def test_bf16_random_flow_control_values_exact():
+    cfg = PimConfig(banks=2, rows=8, cols=4, lanes=4, dtype="bfloat16", acc="float32", timing=FAST)
+    _, _, _, cmds = _bf16_gemv_program(cfg, 4, 16, seed=8)
+    check_against_model(cfg, cmds, valid_prob=0.6, ready_prob=0.5, seed=3)

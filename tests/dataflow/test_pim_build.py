@@ -17,6 +17,8 @@ from hwgen.sim.toolchain import find_simulator
         PimConfig(banks=3, rows=6, cols=3, lanes=5),
         PimConfig(banks=1, rows=1, cols=2, lanes=1, timing=PimTiming(refresh=False)),
         PimConfig(banks=4, rows=8, cols=4, lanes=16, dtype="int4", acc="int16"),
+        PimConfig(banks=2, rows=4, cols=2, lanes=16, dtype="bfloat16", acc="float32"),
+        PimConfig(banks=1, rows=2, cols=2, lanes=3, dtype="bfloat16", acc="float32"),
     ],
 )
 def test_build_lints_clean_and_writes_manifest(tmp_path, cfg):

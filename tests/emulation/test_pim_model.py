@@ -5,8 +5,18 @@ import dataclasses
 import numpy as np
 import pytest
 
+from hwgen.emulation import bfloat16, float32
 from hwgen.emulation.errors import ConfigError
-from hwgen.emulation.pim_model import PimCommand, PimCommandError, PimConfig, PimModel, PimOp, PimTiming, run_program
+from hwgen.emulation.pim_model import (
+    PimCommand,
+    PimCommandError,
+    PimConfig,
+    PimModel,
+    PimOp,
+    PimTiming,
+    float_mac,
+    run_program,
+)
 
 T = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tCCD=2, tRRD=3, tFAW=16, tCL=4, refresh=False)
 C = PimCommand
@@ -24,7 +34,9 @@ def test_defaults_are_aim_timing():
         ({"banks": 0}, "banks"),
         ({"lanes": 65}, "lanes"),
         ({"rows": 2.0}, "rows"),
-        ({"dtype": "bfloat16"}, "dtype"),
+        ({"dtype": "float8_e4m3fn"}, "dtype"),
+        ({"dtype": "bfloat16"}, "acc"),  # default acc int32 does not go with bfloat16 lanes
+        ({"dtype": "int8", "acc": "float32"}, "acc"),
         ({"acc": "int8"}, "acc"),
         ({"timing": {"tRP": 3}}, "timing"),
     ],
@@ -159,3 +171,114 @@ def test_model_continues_from_its_state():
     second = model.run([C.wr(0, 1, [5]), C.rd(0, 1)])
     assert second.issue_cycles == [5, 7] and second.outputs[0].values == (5,)
     assert PimOp.RD in {o.op for o in second.outputs}
+
+
+# --- bfloat16 lanes, float32 accumulator -------------------------------------------------
+
+BF = PimConfig(banks=2, rows=2, cols=2, lanes=4, dtype="bfloat16", acc="float32", timing=T)
+NAN32, INF32, NEG0 = float32.nan_code, float32.inf_code, 0x80000000
+
+
+def _bf(values):
+    return bfloat16.encode(np.asarray(values, dtype=np.float64)).astype(np.int64)
+
+
+def _mac(w, x, acc=0):
+    """One float MAC on a single bank; lanes = len(w)."""
+    return int(float_mac([acc], [_bf(w)], _bf(x), bfloat16, float32)[0])
+
+
+def _f32(value) -> int:
+    return int(float32.encode(np.array([value], dtype=np.float64))[0])
+
+
+@pytest.mark.parametrize(
+    ("w", "x", "acc", "want"),
+    [
+        # products of 2**-150 (half the smallest float32 subnormal) are not rounded on their own:
+        # the tree adds them exactly, 2**-149 is the smallest subnormal
+        ([2.0**-75, 2.0**-75], [2.0**-75, 2.0**-75], 0, 1),
+        ([2.0**-75], [2.0**-75], 0, 0),  # one lane: RNE(2**-150) ties to even: +0
+        ([-(2.0**-75)], [2.0**-75], 0, NEG0),  # ... -0 keeps its sign
+        # the pairwise order is observable: (2**30 + 1) and (-2**30 + 1) lose the 1s
+        ([2.0**15, 1, -(2.0**15), 1], [2.0**15, 1, 2.0**15, 1], 0, 0),
+        ([2.0**15, -(2.0**15), 1, 1], [2.0**15, 2.0**15, 1, 1], 0, _f32(2.0)),
+        # exact products above the float32 range cancel without overflowing
+        ([2.0**127, -(2.0**127)], [2.0**127, 2.0**127], 0, 0),
+        ([2.0**127, 2.0**127], [2.0**127, 2.0**127], 0, INF32),
+        ([2.0**127, 2.0**127], [-(2.0**127), 2.0**127], 0, 0),
+        # signed zeros: (-0) + (-0) = -0; +0 + (-0) = +0
+        ([-0.0, -0.0], [0.0, 0.0], NEG0, NEG0),
+        ([-0.0, -0.0], [0.0, 0.0], 0, 0),
+        ([-0.0, 0.0], [0.0, 0.0], NEG0, 0),  # (-0) + (+0) = +0 in the tree
+        # specials: NaN propagates canonically, Inf * 0 and Inf - Inf are NaN
+        ([np.nan, 1], [1, 1], 0, NAN32),
+        ([np.inf, 1], [0, 1], 0, NAN32),
+        ([np.inf, -np.inf], [1, 1], 0, NAN32),
+        ([np.inf, 1], [1, 1], _f32(-5.0), INF32),
+        ([1, 1], [1, 1], _f32(-np.inf), _f32(-np.inf)),
+        ([1, 1], [1, 1], 0xFFFFFFFF, NAN32),  # a NaN bias code becomes the canonical NaN
+        # one RNE rounding into the register: 1 + 2**-24 ties to 1, 1 + 1.5 * 2**-24 rounds up
+        ([2.0**-12], [2.0**-12], _f32(1.0), _f32(1.0)),
+        ([2.0**-12, 2.0**-13], [2.0**-12, 2.0**-12], _f32(1.0), _f32(1.0 + 2.0**-23)),
+    ],
+)
+def test_float_mac_corner_values(w, x, acc, want):
+    assert _mac(w, x, acc) == want
+
+
+def test_float_mac_equals_float32_arithmetic_when_products_are_exact():
+    # Moderate exponents: every product is exact in float32 and every float64 pair sum is
+    # exact, so float32(p0 + p1) is the tree node's single RNE rounding.
+    rng = np.random.default_rng(7)
+    w = _bf(rng.standard_normal((200, 4)))
+    x = _bf(rng.standard_normal(4))
+    acc = float32.encode(rng.standard_normal(200) * 4).astype(np.int64)
+    p = bfloat16.decode(w, np.float64) * bfloat16.decode(x, np.float64)
+    n01 = (p[:, 0] + p[:, 1]).astype(np.float32)
+    n23 = (p[:, 2] + p[:, 3]).astype(np.float32)
+    root = n01 + n23
+    want = float32.decode(acc, np.float32) + root
+    got = float_mac(acc, w, x, bfloat16, float32)
+    assert np.array_equal(got, want.view(np.uint32).astype(np.int64))
+
+
+def test_float_mac_odd_lane_count_carries_the_last_product_up():
+    # lanes 3: (p0 + p1) rounded, then + p2 exact in one more rounding
+    a = 1 + 2.0**-7  # bf16; a * a = 1 + 2**-6 + 2**-14
+    w, x = [a, -1, 2.0**-30], [a, 1, 1]
+    want = np.float32(np.float32(a * a - 1) + np.float32(2.0**-30))
+    assert _mac(w, x) == int(np.array([want], np.float32).view(np.uint32)[0])
+
+
+def test_bf16_commands_carry_codes_and_mac_matches_float_mac():
+    rng = np.random.default_rng(3)
+    w = _bf(rng.standard_normal((2, 2, 4)))
+    x = _bf(rng.standard_normal((2, 4)))
+    bias = [_f32(0.5), NEG0]
+    prog = [C.wr_gb(c, x[c]) for c in range(2)] + [C.act_abk(1)]
+    prog += [C.wr(b, c, w[b, c]) for b in range(2) for c in range(2)]
+    prog += [C.wr_bias(bias), C.mac_abk(0), C.mac_sbk(1, 1), C.rd_mac(), C.rd(0, 1)]
+    run = run_program(BF, prog)
+    acc = float_mac(bias, w[:, 0], x[0], bfloat16, float32)
+    acc[1] = float_mac(acc[1:], w[1:, 1], x[1], bfloat16, float32)[0]
+    assert run.outputs[0].values == tuple(int(v) for v in acc)
+    assert run.outputs[1].values == tuple(int(v) for v in w[0, 1])
+
+
+def test_bf16_timing_equals_int8_timing():
+    int8 = dataclasses.replace(BF, dtype="int8", acc="int32")
+    prog = [C.wr_gb(0, [0] * 4), C.act_abk(0), C.mac_abk(0), C.mac_abk(1), C.pre_abk(), C.rd_mac()]
+    assert run_program(BF, prog).issue_cycles == run_program(int8, prog).issue_cycles
+
+
+@pytest.mark.parametrize(
+    ("prog", "match"),
+    [
+        ([C.wr_gb(0, [0, 0, 0, 1 << 16])], "data value 65536 does not fit a bfloat16 code; allowed: 0..65535"),
+        ([C.wr_bias([-1, 0])], "bias value -1 does not fit a float32 code"),
+    ],
+)
+def test_bf16_code_range_errors(prog, match):
+    with pytest.raises(PimCommandError, match=match):
+        run_program(BF, prog)

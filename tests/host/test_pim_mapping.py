@@ -39,6 +39,63 @@ def test_gemv_through_the_model_equals_the_reference(banks, cols, lanes, n, k, c
     assert np.array_equal(y, layout.reference(w, x))
 
 
+BF16 = {"dtype": "bfloat16", "acc": "float32"}
+
+
+def _run_bf16_gemv(cfg, w, x, channels):
+    layout = plan_gemv(cfg, *w.shape, channels)
+    outputs = []
+    for ch in range(channels):
+        model = PimModel(cfg)
+        model.run(layout.weight_commands(w, ch))
+        outputs.append(model.run(layout.gemv_commands(x)).outputs)
+    return layout, layout.assemble(outputs)
+
+
+@pytest.mark.parametrize(
+    ("banks", "cols", "lanes", "n", "k", "channels"),
+    [(2, 4, 4, 5, 37, 1), (4, 2, 16, 9, 40, 2), (3, 3, 3, 7, 5, 3), (2, 2, 2, 1, 1, 1)],
+)
+def test_bf16_gemv_through_the_model_equals_the_reference(banks, cols, lanes, n, k, channels):
+    cfg = PimConfig(banks=banks, rows=16, cols=cols, lanes=lanes, timing=T, **BF16)
+    rng = np.random.default_rng(n * k)
+    w, x = rng.standard_normal((n, k)), rng.standard_normal(k)
+    layout, y = _run_bf16_gemv(cfg, w, x, channels)
+    assert y.dtype == np.float32
+    assert np.array_equal(y.view(np.uint32), layout.reference(w, x).view(np.uint32))
+    # and close to the float64 product of the bf16-rounded operands
+    wq, xq = cfg.dtype_format.quantise(w, dtype=np.float64), cfg.dtype_format.quantise(x, dtype=np.float64)
+    assert np.allclose(y, wq @ xq, rtol=1e-5, atol=1e-5)
+
+
+def test_bf16_gemv_chunks_are_combined_in_float32():
+    # k = 2 chunks of lanes * cols = 4: chunk sums 1 and 2**-24 (a tie): RNE keeps 1.0, and
+    # the -0 product of a zero-padded row gives +0 from the +0 bias.
+    cfg = PimConfig(banks=2, rows=4, cols=1, lanes=4, timing=T, **BF16)
+    w = np.zeros((2, 8))
+    w[0, 0], w[0, 4], w[1, 0] = 1.0, 2.0**-24, -0.0
+    layout, y = _run_bf16_gemv(cfg, w, np.ones(8), 1)
+    assert layout.chunks == 2
+    assert y.view(np.uint32).tolist() == [0x3F800000, 0]
+    assert np.array_equal(y.view(np.uint32), layout.reference(w, np.ones(8)).view(np.uint32))
+
+
+def test_bf16_packing_carries_codes():
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=2, **BF16)
+    word = pack_command(cfg, PimCommand.wr_gb(1, [0x3F80, 0xFFC1]))
+    assert (word >> (4 + 1 + 2 + 1)) & 0xFFFFFFFF == 0xFFC13F80
+    word = pack_command(cfg, PimCommand.wr_bias([0x80000000, 0x7F800000]))
+    assert word >> (4 + 1 + 2 + 1 + 32) == 0x7F80000080000000
+    _, data, mac = unpack_output(cfg, PimOp.RD_MAC | (0x80000000 << (4 + 32)))
+    assert mac == (0x80000000, 0) and data == (0, 0)
+
+
+def test_bf16_gemv_cycles_equal_int8():
+    int8 = PimConfig(rows=64, cols=8)
+    bf16 = PimConfig(rows=64, cols=8, **BF16)
+    assert gemv_cycles(plan_gemv(int8, 64, 200)) == gemv_cycles(plan_gemv(bf16, 64, 200))
+
+
 def test_int16_accumulator_wraps_like_the_reference():
     cfg = PimConfig(banks=2, rows=4, cols=4, lanes=4, acc="int16", timing=T)
     w = np.full((2, 16), -128)

@@ -56,6 +56,23 @@ def test_calibration_case_at_aim_timing(tmp_path, simulator):
     assert run.report["cycles"] == 2181
 
 
+@pytest.mark.parametrize("simulator", ["verilator", "icarus"])
+def test_bf16_gemv_full_rate(tmp_path, simulator):
+    _need(simulator)
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=4, dtype="bfloat16", acc="float32", timing=FAST)
+    rng = np.random.default_rng(6)
+    n, k = 4, 14
+    w = rng.standard_normal((n, k)) * 2.0 ** rng.integers(-20, 20, (n, k))
+    x = rng.standard_normal(k)
+    w[0, :3], x[:3] = [np.inf, -0.0, 2.0**-75], [0.0, 0.0, 2.0**-75]  # NaN in row 0, tiny products
+    w[1, 3:5] = [3e38, -3e38]  # cancelling products above the float32 range
+    layout = plan_gemv(cfg, n, k)
+    run = run_pim_regression(cfg, layout.weight_commands(w, 0) + layout.gemv_commands(x), tmp_path, simulator)
+    _check(run)
+    assert run.report["cycles_equal"]
+    assert run.report["cycles"] == run.report["model_cycles"]
+
+
 def test_random_flow_control(tmp_path):
     # Icarus: the build is cheap, and the flow-control logic is the same Verilog.
     _need("icarus")
