@@ -9,12 +9,11 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.emulation import LMul, get_format
 from hwgen.emulation.fp_mac_model import fp_dot
 from hwgen.pe.fp_dot import LATENCY
+from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 
@@ -80,7 +79,7 @@ class SuiteResult:
     mismatches: list[str] = field(default_factory=list)
 
 
-class FpPEBench:
+class FpPEBench(ClockedBench):
     """Drives ``i_in``, monitors ``o_acc``, checks codes against ``fp_dot`` and the latency.
 
     Parameters
@@ -92,22 +91,18 @@ class FpPEBench:
     """
 
     def __init__(self, dut, job: dict):
-        self.dut = dut
+        super().__init__(dut)
         self.in_fmt = get_format(job["in_fmt"])
         self.acc_fmt = get_format(job["acc_fmt"])
         self.mul = LMul(self.in_fmt, **job.get("policies", {})) if job["kind"] == "lmul" else "exact"
         self.rng = np.random.default_rng(job["seed"])
         self.flow = random.Random(job["seed"])
-        self.cycle = 0
 
     async def reset(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
-        self.dut.rst.value = 1
+        # The suites create their driver and monitor later; keep both ports idle through reset.
         self.dut.i_in__valid.value = 0
         self.dut.o_acc__ready.value = 0
-        for _ in range(2):
-            await RisingEdge(self.dut.clk)
-        self.dut.rst.value = 0
+        await super().reset()
 
     def _beats(self, dots) -> list[int]:
         w = self.in_fmt.width
@@ -130,13 +125,7 @@ class FpPEBench:
         while len(monitor.beats) < len(dots):
             if self.cycle > limit:
                 raise TimeoutError(f"suite {name}: {len(monitor.beats)} of {len(dots)} results after {limit} cycles")
-            driver.drive()
-            monitor.drive()
-            await ReadOnly()
-            driver.sample(self.cycle)
-            monitor.sample(self.cycle)
-            await RisingEdge(self.dut.clk)
-            self.cycle += 1
+            await self.step((driver, monitor))
         self.dut.i_in__valid.value = 0
         mismatches = [
             f"dot {i} a={[hex(x) for x in dots[i][0]]} b={[hex(x) for x in dots[i][1]]}: "

@@ -7,11 +7,10 @@ import random
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimRun, run_program
 from hwgen.host.pim_mapping import output_codes, pack_command, unpack_output
+from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 
@@ -28,7 +27,7 @@ def command_from_dict(d: dict) -> PimCommand:
     return PimCommand(PimOp(d["op"]), d["bank"], d["row"], d["col"], tuple(d["data"]), tuple(d["bias"]))
 
 
-class PimBench:
+class PimBench(ClockedBench):
     """Drives ``i_cmd``, monitors ``o_out`` and checks both against ``PimModel``.
 
     Parameters
@@ -42,20 +41,12 @@ class PimBench:
     """
 
     def __init__(self, dut, cfg: PimConfig, valid_prob: float, ready_prob: float, seed: int):
-        self.dut = dut
+        super().__init__(dut)
         self.cfg = cfg
         flow = random.Random(seed)
         self.cmds = StreamDriver(dut, "i_cmd", valid_prob, flow)
         self.outs = StreamMonitor(dut, "o_out", ready_prob, flow)
         self.full_rate = valid_prob == 1.0 and ready_prob == 1.0
-        self.cycle = 0
-
-    async def reset(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
-        self.dut.rst.value = 1
-        for _ in range(2):
-            await RisingEdge(self.dut.clk)
-        self.dut.rst.value = 0
 
     async def run(self, program: list[PimCommand]) -> dict:
         """Execute ``program`` (from reset) and return the report dict."""
@@ -99,13 +90,7 @@ class PimBench:
         }
 
     async def _step(self) -> None:
-        for port in (self.cmds, self.outs):
-            port.drive()
-        await ReadOnly()
-        for port in (self.cmds, self.outs):
-            port.sample(self.cycle)
-        await RisingEdge(self.dut.clk)
-        self.cycle += 1
+        await self.step((self.cmds, self.outs))
 
 
 @cocotb.test()

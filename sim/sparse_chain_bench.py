@@ -9,12 +9,11 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.dataflow.sparse_chain_build import build_sparse_chain
 from hwgen.dataflow.sparse_chain_model import gemv_cycles, stream_cycles
 from hwgen.emulation.sparse_chain import SparseChainConfig
+from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import CocotbRun, load_job, run_cocotb
 from hwgen.sim.sparse_chain_vectors import GemvCase, check_outputs, make_case
 from hwgen.sim.streams import StreamDriver, StreamMonitor
@@ -37,7 +36,7 @@ class CaseResult:
     mismatches: list[str] = field(default_factory=list)
 
 
-class SparseChainBench:
+class SparseChainBench(ClockedBench):
     """Drives ``i_weight``/``i_act``, monitors ``o_out``, checks against the golden model.
 
     GEMVs are queued back to back, so consecutive cases switch the run-time mode
@@ -53,21 +52,13 @@ class SparseChainBench:
     """
 
     def __init__(self, dut, cfg: SparseChainConfig, valid_prob: float, ready_prob: float, seed: int):
-        self.dut = dut
+        super().__init__(dut)
         self.cfg = cfg
         flow = random.Random(seed)
         self.weights = StreamDriver(dut, "i_weight", valid_prob, flow)
         self.acts = StreamDriver(dut, "i_act", valid_prob, flow)
         self.outs = StreamMonitor(dut, "o_out", ready_prob, flow)
         self.full_rate = valid_prob == 1.0 and ready_prob == 1.0
-        self.cycle = 0
-
-    async def reset(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
-        self.dut.rst.value = 1
-        for _ in range(2):
-            await RisingEdge(self.dut.clk)
-        self.dut.rst.value = 0
 
     async def run(self, cases: list[GemvCase]) -> tuple[list[CaseResult], int]:
         """Stream every case, collect all outputs; return per-case results and the whole stream's cycles."""
@@ -108,13 +99,7 @@ class SparseChainBench:
         )
 
     async def _step(self) -> None:
-        for port in (self.weights, self.acts, self.outs):
-            port.drive()
-        await ReadOnly()
-        for port in (self.weights, self.acts, self.outs):
-            port.sample(self.cycle)
-        await RisingEdge(self.dut.clk)
-        self.cycle += 1
+        await self.step((self.weights, self.acts, self.outs))
 
 
 @cocotb.test()

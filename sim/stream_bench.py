@@ -13,9 +13,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
 
+from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 
@@ -37,7 +36,7 @@ class PhaseReport:
         return not self.mismatches
 
 
-class StreamBench:
+class StreamBench(ClockedBench):
     """Drivers for the phase's sources, a monitor on its sink, and a whole-beat checker.
 
     Parameters
@@ -49,17 +48,9 @@ class StreamBench:
     """
 
     def __init__(self, dut, valid_prob: float, ready_prob: float, seed: int):
-        self.dut = dut
+        super().__init__(dut)
         self.flow = random.Random(seed)
         self.valid_prob, self.ready_prob = valid_prob, ready_prob
-        self.cycle = 0
-
-    async def reset(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
-        self.dut.rst.value = 1
-        for _ in range(2):
-            await RisingEdge(self.dut.clk)
-        self.dut.rst.value = 0
 
     async def run_phase(self, phase: dict) -> PhaseReport:
         """Send the phase's beats, collect ``len(expected)`` outputs, compare them bit for bit."""
@@ -79,7 +70,7 @@ class StreamBench:
         while len(monitor.beats) < len(expected):
             if self.cycle > limit:
                 break
-            await self._step(drivers, monitor)
+            await self.step((*drivers, monitor))
         for driver in drivers:
             driver.valid.value = 0
         monitor.ready.value = 0
@@ -88,15 +79,6 @@ class StreamBench:
         report.out_cycles = [c - first for c in monitor.cycles]
         report.mismatches = _compare(monitor.beats, expected)
         return report
-
-    async def _step(self, drivers, monitor) -> None:
-        for port in (*drivers, monitor):
-            port.drive()
-        await ReadOnly()
-        for port in (*drivers, monitor):
-            port.sample(self.cycle)
-        await RisingEdge(self.dut.clk)
-        self.cycle += 1
 
 
 def _compare(got: list[int], want: list[int]) -> list[str]:

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
-from cocotb.triggers import ReadOnly, RisingEdge
 
 from hwgen.dataflow.config import ArrayConfig
 from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm, utilisation
+from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 from hwgen.sim.systolic_vectors import check_outputs, input_beats, random_operands
@@ -38,7 +37,7 @@ class GemmResult:
     mismatches: list[str] = field(default_factory=list)
 
 
-class SystolicBench:
+class SystolicBench(ClockedBench):
     """Drives ``i_weight``/``i_act``, monitors ``o_out``, checks against the emulator.
 
     Parameters
@@ -52,21 +51,13 @@ class SystolicBench:
     """
 
     def __init__(self, dut, cfg: ArrayConfig, valid_prob: float, ready_prob: float, seed: int):
-        self.dut = dut
+        super().__init__(dut)
         self.cfg = cfg
         self.rng = np.random.default_rng(seed)
         flow = random.Random(seed)
         self.sources = {port: StreamDriver(dut, port, valid_prob, flow) for port in ("i_weight", "i_act")}
         self.outs = StreamMonitor(dut, "o_out", ready_prob, flow)
         self.full_rate = valid_prob == 1.0 and ready_prob == 1.0
-        self.cycle = 0
-
-    async def reset(self) -> None:
-        cocotb.start_soon(Clock(self.dut.clk, 10, unit="ns").start())
-        self.dut.rst.value = 1
-        for _ in range(2):
-            await RisingEdge(self.dut.clk)
-        self.dut.rst.value = 0
 
     async def run_gemm(self, a: np.ndarray, b: np.ndarray) -> GemmResult:
         """Send every tile of ``a @ b``, collect the outputs, compare bit for bit."""
@@ -96,14 +87,7 @@ class SystolicBench:
         )
 
     async def _step(self) -> None:
-        ports = [*self.sources.values(), self.outs]
-        for port in ports:
-            port.drive()
-        await ReadOnly()
-        for port in ports:
-            port.sample(self.cycle)
-        await RisingEdge(self.dut.clk)
-        self.cycle += 1
+        await self.step([*self.sources.values(), self.outs])
 
 
 @cocotb.test()
