@@ -10,6 +10,7 @@ from hwgen.emulation import FloatFormat, LMul
 from hwgen.emulation.fp_mac_model import check_acc_format, check_in_format
 from hwgen.pe.fp_mac import FpMul
 from hwgen.pe.lmul_pe import LMulUnit
+from hwgen.pe.mac import stationary_members, weight_banks
 from hwgen.rtl.format_shape import FormatShape
 from hwgen.rtl.fp_add import FpAdd, code_layout, unpack_code
 
@@ -63,28 +64,11 @@ class FloatMacPE(wiring.Component):
     def __init__(self, dtype: FloatFormat, acc: FloatFormat, mul="exact"):
         _check(self, dtype, acc, mul)
         self.dtype, self.acc, self.mul = dtype, acc, mul
-        super().__init__(
-            {
-                "en": In(1),
-                "load": In(1),
-                "load_bank": In(1),
-                "bank_in": In(1),
-                "bank_out": Out(1),
-                "w_in": In(FormatShape(dtype)),
-                "a_in": In(FormatShape(dtype)),
-                "psum_in": In(FormatShape(acc)),
-                "a_out": Out(FormatShape(dtype)),
-                "psum_out": Out(FormatShape(acc)),
-            }
-        )
+        super().__init__(stationary_members(dtype, acc))
 
     def elaborate(self, platform):
         m = Module()
-        banks = [Signal(self.dtype.width, name=f"weight{b}") for b in range(2)]
-        with m.If(self.load & ~self.load_bank):
-            m.d.sync += banks[0].eq(self.w_in.as_value())
-        with m.If(self.load & self.load_bank):
-            m.d.sync += banks[1].eq(self.w_in.as_value())
+        banks = weight_banks(m, self)
         m.submodules.mul = mul = _multiplier(self.dtype, self.mul)
         m.submodules.add = add = FpAdd(self.acc, code_layout(self.acc), mul.product.shape())
         # Registers around the multiplier as in MacPE: the float add is the third stage.

@@ -2,14 +2,40 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.hdl import Module, Mux, Signal, Value, signed
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation import IntFormat
 from hwgen.rtl.format_shape import FormatShape
 
-__all__ = ["MacPE"]
+__all__ = ["MacPE", "stationary_members", "weight_banks"]
+
+
+def stationary_members(dtype, acc) -> dict:
+    """Signature members of a stationary-operand PE (``MacPE``, ``FloatMacPE``): see ``MacPE``."""
+    return {
+        "en": In(1),
+        "load": In(1),
+        "load_bank": In(1),
+        "bank_in": In(1),
+        "bank_out": Out(1),
+        "w_in": In(FormatShape(dtype)),
+        "a_in": In(FormatShape(dtype)),
+        "psum_in": In(FormatShape(acc)),
+        "a_out": Out(FormatShape(dtype)),
+        "psum_out": Out(FormatShape(acc)),
+    }
+
+
+def weight_banks(m: Module, pe) -> list[Signal]:
+    """The two raw weight registers of a stationary PE, written from ``w_in`` by ``load``/``load_bank``."""
+    banks = [Signal(pe.dtype.width, name=f"weight{b}") for b in range(2)]
+    with m.If(pe.load & ~pe.load_bank):
+        m.d.sync += banks[0].eq(Value.cast(pe.w_in))
+    with m.If(pe.load & pe.load_bank):
+        m.d.sync += banks[1].eq(Value.cast(pe.w_in))
+    return banks
 
 
 class MacPE(wiring.Component):
@@ -52,28 +78,11 @@ class MacPE(wiring.Component):
     def __init__(self, dtype: IntFormat, acc: IntFormat):
         self.dtype = dtype
         self.acc = acc
-        super().__init__(
-            {
-                "en": In(1),
-                "load": In(1),
-                "load_bank": In(1),
-                "bank_in": In(1),
-                "bank_out": Out(1),
-                "w_in": In(FormatShape(dtype)),
-                "a_in": In(FormatShape(dtype)),
-                "psum_in": In(FormatShape(acc)),
-                "a_out": Out(FormatShape(dtype)),
-                "psum_out": Out(FormatShape(acc)),
-            }
-        )
+        super().__init__(stationary_members(dtype, acc))
 
     def elaborate(self, platform):
         m = Module()
-        banks = [Signal(FormatShape(self.dtype), name=f"weight{b}") for b in range(2)]
-        with m.If(self.load & ~self.load_bank):
-            m.d.sync += banks[0].eq(self.w_in)
-        with m.If(self.load & self.load_bank):
-            m.d.sync += banks[1].eq(self.w_in)
+        banks = weight_banks(m, self)
         # Three stages: operands (bank select done), product, sum. With registers on both
         # sides, a multiplier mapped to a DSP block has no logic on its paths, and the carry
         # chain is separate; the partial sums still move one row per cycle, two cycles later.
