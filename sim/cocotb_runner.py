@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hwgen.sim.toolchain import SIMULATORS, ensure_verilator, find_simulator
 
-__all__ = ["JOB_ENV", "CocotbRun", "CocotbSession", "SimulationError", "load_job", "run_cocotb"]
+__all__ = ["JOB_ENV", "CocotbRun", "CocotbSession", "SimulationError", "flow_job", "load_job", "run_cocotb"]
 
 #: Environment variable naming the JSON job file the simulator process reads.
 JOB_ENV = "HWGEN_SIM_JOB"
@@ -40,6 +40,20 @@ class CocotbRun:
     report: object
     wall_seconds: float
     log: Path
+
+
+def flow_job(seed: int, valid_prob: float, ready_prob: float) -> dict:
+    """The job entries every stream bench reads: seed and flow-control probabilities, checked.
+
+    Raises
+    ------
+    ValueError
+        If a probability is outside (0, 1].
+    """
+    for name, p in (("valid_prob", valid_prob), ("ready_prob", ready_prob)):
+        if not 0 < p <= 1:
+            raise ValueError(f"{name}={p} is not allowed; allowed: 0 < p <= 1")
+    return {"seed": seed, "valid_prob": valid_prob, "ready_prob": ready_prob}
 
 
 def load_job() -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hwgen.dataflow.pim_build import build_pim
 from hwgen.emulation.pim_model import PimCommand, PimConfig
-from hwgen.sim.cocotb_runner import CocotbRun, run_cocotb
+from hwgen.sim.cocotb_runner import CocotbRun, flow_job, run_cocotb
 from hwgen.sim.pim_bench import command_to_dict
 
 __all__ = ["run_pim_regression"]
@@ -34,16 +34,12 @@ def run_pim_regression(
     SimulationError
         If the simulator is missing or cannot build the design.
     """
-    for name, p in (("valid_prob", valid_prob), ("ready_prob", ready_prob)):
-        if not 0 < p <= 1:
-            raise ValueError(f"{name}={p} is not allowed; allowed: 0 < p <= 1")
+    flow = flow_job(seed, valid_prob, ready_prob)
     work = Path(work_dir).resolve()
     build = build_pim(cfg, work / "rtl")
     job = {
         "config": cfg.to_dict(),
         "program": [command_to_dict(c) for c in program],
-        "seed": seed,
-        "valid_prob": valid_prob,
-        "ready_prob": ready_prob,
+        **flow,
     }
     return run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.pim_bench", job, simulator, work)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hwgen.dataflow.build import build_design
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.sim.cocotb_runner import CocotbSession
+from hwgen.sim.cocotb_runner import CocotbSession, flow_job
 
 __all__ = ["DEFAULT_GEMMS", "RegressionReport", "run_regression"]
 
@@ -67,17 +67,13 @@ def run_regression(
     SimulationError
         If the simulator is not installed or cannot build the design.
     """
-    for name, p in (("valid_prob", valid_prob), ("ready_prob", ready_prob)):
-        if not 0 < p <= 1:
-            raise ValueError(f"{name}={p} is not allowed; allowed: 0 < p <= 1")
+    flow = flow_job(seed, valid_prob, ready_prob)
     work = Path(work_dir).resolve()
     build = build_design(cfg, work / "rtl")
     job = {
         "config": cfg.to_dict(),
         "gemms": [list(g) for g in gemms],
-        "seed": seed,
-        "valid_prob": valid_prob,
-        "ready_prob": ready_prob,
+        **flow,
     }
     session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, work).build()
     run = session.run("hwgen.sim.systolic_bench", job)

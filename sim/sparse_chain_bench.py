@@ -14,7 +14,7 @@ from hwgen.dataflow.sparse_chain_build import build_sparse_chain
 from hwgen.dataflow.sparse_chain_model import gemv_cycles, stream_cycles
 from hwgen.emulation.sparse_chain import SparseChainConfig
 from hwgen.sim.clocked_bench import ClockedBench
-from hwgen.sim.cocotb_runner import CocotbRun, load_job, run_cocotb
+from hwgen.sim.cocotb_runner import CocotbRun, flow_job, load_job, run_cocotb
 from hwgen.sim.sparse_chain_vectors import GemvCase, check_outputs, make_case
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 
@@ -142,16 +142,12 @@ def run_sparse_chain_regression(
     SimulationError
         If the simulator is missing or cannot build the design.
     """
-    for name, p in (("valid_prob", valid_prob), ("ready_prob", ready_prob)):
-        if not 0 < p <= 1:
-            raise ValueError(f"{name}={p} is not allowed; allowed: 0 < p <= 1")
+    flow = flow_job(seed, valid_prob, ready_prob)
     work = Path(work_dir).resolve()
     build = build_sparse_chain(cfg, work / "rtl")
     job = {
         "config": cfg.to_dict(),
         "cases": cases,
-        "seed": seed,
-        "valid_prob": valid_prob,
-        "ready_prob": ready_prob,
+        **flow,
     }
     return run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.sparse_chain_bench", job, simulator, work)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hwgen.rtl.component_build import BuildResult
 from hwgen.sim.beats import Phase
-from hwgen.sim.cocotb_runner import run_cocotb
+from hwgen.sim.cocotb_runner import flow_job, run_cocotb
 
 __all__ = ["StreamRegression", "run_stream_regression"]
 
@@ -59,14 +59,10 @@ def run_stream_regression(
     SimulationError
         If the simulator is not installed or cannot build the design.
     """
-    for name, p in (("valid_prob", valid_prob), ("ready_prob", ready_prob)):
-        if not 0 < p <= 1:
-            raise ValueError(f"{name}={p} is not allowed; allowed: 0 < p <= 1")
+    flow = flow_job(seed, valid_prob, ready_prob)
     job = {
         "phases": [p.to_dict() for p in phases],
-        "seed": seed,
-        "valid_prob": valid_prob,
-        "ready_prob": ready_prob,
+        **flow,
     }
     top = build.manifest_data["top"]
     start = time.perf_counter()
