@@ -93,7 +93,20 @@ def build_parser(arch_name: str = "systolic") -> argparse.ArgumentParser:
     sim.add_argument("--work", metavar="DIR", help="working folder (default: build/sim/<top module>)")
 
     sub.add_parser("doctor", help="list every tool hwgen uses, its version and how to fix what is missing")
+    for name in _EXTRA_COMMANDS:
+        _command_module(name).register(sub, arch)
     return parser
+
+
+# Commands that live in their own module ``hwgen.cli.<name>_cmd``, each with
+# ``register(subparsers, arch)`` adding its parser and ``run(args) -> int``.
+_EXTRA_COMMANDS: tuple[str, ...] = ()
+
+
+def _command_module(name: str):
+    import importlib
+
+    return importlib.import_module(f"hwgen.cli.{name}_cmd")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -109,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             from hwgen.cli.sim_cmd import run_sim
 
             return run_sim(args)
+        if args.command in _EXTRA_COMMANDS:
+            return _command_module(args.command).run(args)
         from hwgen.cli.doctor_cmd import run_doctor
 
         return run_doctor()

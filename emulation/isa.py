@@ -1,0 +1,236 @@
+"""The accelerator top's instruction set and link framing, defined once for the RTL, the emulator and the host.
+
+Everything is little-endian. A **command frame** (host → device) is::
+
+    0xA5 | seq u8 | len u16 | payload[len] | crc u16
+
+and a **response frame** (device → host) is::
+
+    0x5A | seq u8 | status u8 | len u16 | payload[len] | crc u16
+
+The CRC is CRC-16/CCITT-FALSE (poly 0x1021, init 0xFFFF, no reflection, no final
+xor) over every byte after the sync byte and before the CRC. A command payload is
+an opcode byte followed by its arguments (see :class:`Opcode`). The device answers
+each good frame with one response frame carrying the same ``seq``; it drops a frame
+whose CRC fails or whose ``len`` exceeds ``max_payload``, sends nothing for it, and
+hunts for the next sync byte. A frame left incomplete for longer than the device's
+inter-byte timeout is dropped too, so lost bytes cannot wedge the parser.
+
+**Exactly once.** The device remembers the ``seq`` of the last command it executed.
+A ``WRITE`` or ``RUN`` arriving again with that ``seq`` (the host retrying after a
+lost response) is not executed a second time: the device resends the status and
+payload of the first execution. ``READ``, ``STATUS`` and ``PING`` have no side
+effects and simply execute again. The host therefore gives consecutive commands
+different ``seq`` values (it counts modulo 256).
+
+**Scratchpads** hold words, addressed by word:
+
+- ``W`` (space 0): one word is one stationary row, ``cols`` values of the dtype;
+- ``A`` (space 1): one word is one streamed row, ``rows`` values of the dtype;
+- ``O`` (space 2): one word is one output row, ``cols`` accumulators.
+
+A word's bytes are its values in order, each value's code in ``ceil(width / 8)``
+little-endian bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = [
+    "CMD_SYNC",
+    "RSP_SYNC",
+    "DeviceInfo",
+    "Opcode",
+    "Space",
+    "Status",
+    "crc16",
+    "decode_command",
+    "encode_command",
+    "encode_response",
+    "ping",
+    "read",
+    "run",
+    "status",
+    "write",
+]
+
+CMD_SYNC = 0xA5
+RSP_SYNC = 0x5A
+CMD_HEADER = 4  # sync, seq, len (2)
+RSP_HEADER = 5  # sync, seq, status, len (2)
+CRC_BYTES = 2
+
+
+class Opcode(enum.IntEnum):
+    """First payload byte of a command; the arguments that follow it.
+
+    - ``PING`` (no args) → payload: :class:`DeviceInfo` (``DeviceInfo.SIZE`` bytes).
+    - ``WRITE space u8, addr u16, count u16, data`` → empty payload. ``data`` is
+      ``count`` words of that space.
+    - ``READ space u8, addr u16, count u16`` → ``count`` words of that space.
+    - ``RUN w_addr u16, a_addr u16, o_addr u16, m u16, flags u8`` → ``cycles u32``.
+      Loads ``rows`` stationary words ``W[w_addr:w_addr+rows]`` into the array, streams
+      ``m`` words ``A[a_addr:a_addr+m]`` through it and writes the ``m`` output rows to
+      ``O[o_addr:o_addr+m]``: ``O[o+i][c] = sum_r A[a+i][r] * W[w+r][c]`` in the
+      accumulator format, added onto the old ``O`` word when ``flags`` bit 0
+      (``ACCUMULATE``) is set (integers wrap; floats round to nearest even).
+      ``cycles`` counts clock cycles from the run's first scratchpad read to its
+      last output write.
+    - ``STATUS`` (no args) → ``total_run_cycles u32, runs u32, good_frames u32,
+      dropped_frames u32`` (dropped = bad CRC, oversize or timed out).
+    """
+
+    PING = 0x01
+    WRITE = 0x02
+    READ = 0x03
+    RUN = 0x04
+    STATUS = 0x05
+
+
+class Space(enum.IntEnum):
+    """Scratchpad selector of ``WRITE``/``READ``."""
+
+    W = 0
+    A = 1
+    O = 2  # noqa: E741 - the output scratchpad's name in the papers and the RTL
+
+
+class Status(enum.IntEnum):
+    """Response status byte."""
+
+    OK = 0x00
+    BAD_OPCODE = 0x01
+    BAD_ARGS = 0x02  # unknown space, address range outside the scratchpad, bad length
+
+
+ACCUMULATE = 0x01
+STATUS_FIELDS = ("total_run_cycles", "runs", "good_frames", "dropped_frames")
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    """What ``PING`` returns: the shape of the array and its memories.
+
+    Encoded as ``version u8, rows u8, cols u8, value_bytes u8, acc_bytes u8,
+    dataflow u8 (0 ws, 1 is, 2 os), w_depth u16, a_depth u16, o_depth u16,
+    max_payload u16, dtype[16]`` (the dtype's name, NUL-padded ASCII).
+    """
+
+    rows: int
+    cols: int
+    value_bytes: int
+    acc_bytes: int
+    w_depth: int
+    a_depth: int
+    o_depth: int
+    max_payload: int
+    dtype: str = "int8"
+    dataflow: str = "ws"
+    version: int = 1
+
+    _FORMAT = "<BBBBBBHHHH16s"
+    SIZE = struct.calcsize(_FORMAT)
+    DATAFLOWS = ("ws", "is", "os")
+
+    def word_bytes(self, space: Space) -> int:
+        """Bytes in one word of ``space``."""
+        space = Space(space)
+        if space is Space.W:
+            return self.cols * self.value_bytes
+        if space is Space.A:
+            return self.rows * self.value_bytes
+        return self.cols * self.acc_bytes
+
+    def depth(self, space: Space) -> int:
+        """Words in ``space``."""
+        return {Space.W: self.w_depth, Space.A: self.a_depth, Space.O: self.o_depth}[Space(space)]
+
+    def encode(self) -> bytes:
+        """The ``PING`` response payload."""
+        return struct.pack(
+            self._FORMAT, self.version, self.rows, self.cols, self.value_bytes, self.acc_bytes,
+            self.DATAFLOWS.index(self.dataflow), self.w_depth, self.a_depth, self.o_depth,
+            self.max_payload, self.dtype.encode("ascii"),
+        )  # fmt: skip
+
+    @classmethod
+    def decode(cls, payload: bytes) -> DeviceInfo:
+        """Parse a ``PING`` response payload."""
+        if len(payload) != cls.SIZE:
+            raise ValueError(f"PING payload has {len(payload)} bytes; allowed: {cls.SIZE}")
+        version, rows, cols, vb, ab, flow, wd, ad, od, mp, name = struct.unpack(cls._FORMAT, payload)
+        return cls(rows, cols, vb, ab, wd, ad, od, mp, name.rstrip(b"\0").decode("ascii"), cls.DATAFLOWS[flow], version)
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE of ``data`` (check value of ``b"123456789"`` is 0x29B1)."""
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def encode_command(seq: int, payload: bytes) -> bytes:
+    """One command frame around ``payload``."""
+    body = struct.pack("<BH", seq & 0xFF, len(payload)) + bytes(payload)
+    return bytes([CMD_SYNC]) + body + struct.pack("<H", crc16(body))
+
+
+def encode_response(seq: int, status: int, payload: bytes = b"") -> bytes:
+    """One response frame around ``payload``."""
+    body = struct.pack("<BBH", seq & 0xFF, int(status), len(payload)) + bytes(payload)
+    return bytes([RSP_SYNC]) + body + struct.pack("<H", crc16(body))
+
+
+def decode_command(frame: bytes) -> tuple[int, bytes]:
+    """``(seq, payload)`` of a whole, well-formed command frame.
+
+    Raises
+    ------
+    ValueError
+        If the sync byte, length or CRC is wrong.
+    """
+    if len(frame) < CMD_HEADER + CRC_BYTES or frame[0] != CMD_SYNC:
+        raise ValueError("not a command frame: too short or no 0xA5 sync byte")
+    seq, length = struct.unpack_from("<BH", frame, 1)
+    if len(frame) != CMD_HEADER + length + CRC_BYTES:
+        raise ValueError(f"command frame length field {length} does not match its {len(frame)} bytes")
+    (crc,) = struct.unpack_from("<H", frame, CMD_HEADER + length)
+    if crc != crc16(frame[1 : CMD_HEADER + length]):
+        raise ValueError("command frame CRC mismatch")
+    return seq, bytes(frame[CMD_HEADER : CMD_HEADER + length])
+
+
+def ping() -> bytes:
+    """``PING`` payload."""
+    return bytes([Opcode.PING])
+
+
+def status() -> bytes:
+    """``STATUS`` payload."""
+    return bytes([Opcode.STATUS])
+
+
+def write(space: Space, addr: int, words: np.ndarray) -> bytes:
+    """``WRITE`` payload; ``words`` is a ``(count, word_bytes)`` uint8 array of whole words."""
+    words = np.asarray(words, dtype=np.uint8)
+    if words.ndim != 2:
+        raise ValueError(f"WRITE words must be a (count, word_bytes) uint8 array; got shape {words.shape}")
+    return struct.pack("<BBHH", Opcode.WRITE, int(space), addr, words.shape[0]) + words.tobytes()
+
+
+def read(space: Space, addr: int, count: int) -> bytes:
+    """``READ`` payload."""
+    return struct.pack("<BBHH", Opcode.READ, int(space), addr, count)
+
+
+def run(w_addr: int, a_addr: int, o_addr: int, m: int, accumulate: bool = False) -> bytes:
+    """``RUN`` payload."""
+    return struct.pack("<BHHHHB", Opcode.RUN, w_addr, a_addr, o_addr, m, ACCUMULATE if accumulate else 0)
