@@ -50,6 +50,7 @@ __all__ = [
     "Status",
     "crc16",
     "decode_command",
+    "decode_response",
     "encode_command",
     "encode_response",
     "ping",
@@ -206,6 +207,25 @@ def decode_command(frame: bytes) -> tuple[int, bytes]:
     if crc != crc16(frame[1 : CMD_HEADER + length]):
         raise ValueError("command frame CRC mismatch")
     return seq, bytes(frame[CMD_HEADER : CMD_HEADER + length])
+
+
+def decode_response(frame: bytes) -> tuple[int, int, bytes]:
+    """``(seq, status, payload)`` of a whole, well-formed response frame.
+
+    Raises
+    ------
+    ValueError
+        If the sync byte, length or CRC is wrong.
+    """
+    if len(frame) < RSP_HEADER + CRC_BYTES or frame[0] != RSP_SYNC:
+        raise ValueError("not a response frame: too short or no 0x5A sync byte")
+    seq, status, length = struct.unpack_from("<BBH", frame, 1)
+    if len(frame) != RSP_HEADER + length + CRC_BYTES:
+        raise ValueError(f"response frame length field {length} does not match its {len(frame)} bytes")
+    (crc,) = struct.unpack_from("<H", frame, RSP_HEADER + length)
+    if crc != crc16(frame[1 : RSP_HEADER + length]):
+        raise ValueError("response frame CRC mismatch")
+    return seq, status, bytes(frame[RSP_HEADER : RSP_HEADER + length])
 
 
 def ping() -> bytes:
