@@ -100,7 +100,7 @@ def build_parser(arch_name: str = "systolic") -> argparse.ArgumentParser:
 
 # Commands that live in their own module ``hwgen.cli.<name>_cmd``, each with
 # ``register(subparsers, arch)`` adding its parser and ``run(args) -> int``.
-_EXTRA_COMMANDS: tuple[str, ...] = ()
+_EXTRA_COMMANDS: tuple[str, ...] = ("fpga", "run", "report")
 
 
 def _command_module(name: str):

@@ -112,6 +112,12 @@ ARCHITECTURES = {
             "hwgen.emulation.pim_model:PimConfig",
             "hwgen.dataflow.pim_build:build_pim",
         ),
+        Architecture(
+            "top",
+            "accelerator top: UART or stream host link, command processor, scratchpads, systolic array (ws/is)",
+            "hwgen.dataflow.accelerator:TopConfig",
+            "hwgen.dataflow.accelerator:build_top",
+        ),
     )
 }
 

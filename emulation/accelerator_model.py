@@ -84,6 +84,8 @@ class AcceleratorModel:
         space, addr, count = struct.unpack_from("<BHH", args)
         space = self._space(space, addr, count)
         data = args[5:]
+        if count == 0:
+            raise ValueError("WRITE count must be >= 1")
         if len(data) != count * self.info.word_bytes(space):
             raise ValueError("WRITE data is not count whole words")
         self.memory[space][addr : addr + count] = self._words_to_codes(space, data, count)

@@ -155,7 +155,13 @@ def reduce_axis0(adder: Adder, p: np.ndarray, order: str, chunk, init=None) -> n
         for k in range(0, p.shape[0], chunk):
             part = p[k : k + chunk]
             wide = part.sum(axis=0) if part.dtype.kind == "i" else exact_sum(part.astype(np.float64))
-            acc = adder.add(acc, adder.prepare(wide) if adder.fast32 else wide)
+            if adder.fast32:
+                # The chunk's exact sum need not fit float32: add it in float64 rounded to
+                # odd, then one RNE cast to float32 rounds acc + chunk exactly once.
+                with np.errstate(over="ignore"):
+                    acc = _odd_sum(acc.astype(np.float64), np.asarray(wide, np.float64)).astype(np.float32)
+            else:
+                acc = adder.add(acc, wide)
         return acc
     if isinstance(adder.acc, IntFormat) and adder.acc.overflow == "wrap":
         return adder.acc.fit(acc + p.sum(axis=0))  # wrapping addition is associative

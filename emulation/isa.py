@@ -72,7 +72,9 @@ class Opcode(enum.IntEnum):
 
     - ``PING`` (no args) → payload: :class:`DeviceInfo` (``DeviceInfo.SIZE`` bytes).
     - ``WRITE space u8, addr u16, count u16, data`` → empty payload. ``data`` is
-      ``count`` words of that space.
+      ``count >= 1`` words of that space. A ``count = 0`` WRITE answers ``BAD_ARGS``
+      and changes no memory, but like every WRITE it becomes the remembered ``seq``
+      (the host driver uses it as a fence at the start of a session).
     - ``READ space u8, addr u16, count u16`` → ``count`` words of that space.
     - ``RUN w_addr u16, a_addr u16, o_addr u16, m u16, flags u8`` → ``cycles u32``.
       Loads ``rows`` stationary words ``W[w_addr:w_addr+rows]`` into the array, streams

@@ -9,7 +9,7 @@ from amaranth.back import rtlil
 from amaranth.back.verilog import _convert_rtlil_text
 from amaranth.lib import wiring
 
-__all__ = ["LINT_WAIVERS", "GeneratedVerilog", "generate_verilog"]
+__all__ = ["FSM_LINT_WAIVERS", "LINT_WAIVERS", "GeneratedVerilog", "generate_verilog"]
 
 #: Verilator configuration shipped beside every generated file. Amaranth folds a
 #: sign-extended operand back to its own width, so Yosys writes ``acc + $signed(product)``
@@ -19,6 +19,19 @@ __all__ = ["LINT_WAIVERS", "GeneratedVerilog", "generate_verilog"]
 LINT_WAIVERS = """`verilator_config
 lint_off -rule WIDTHEXPAND -file "*" -match "Operator ADD expects * bits on the RHS, but RHS's SIGNED generates * bits."
 """
+
+#: ``LINT_WAIVERS`` plus the style messages of designs with finite-state machines (the
+#: host link, the command processor): Yosys writes their states and constant compares as
+#: ``casez`` without a default and with narrower constants, both well defined in Verilog
+#: and in Amaranth's semantics; only those messages are waived.
+FSM_LINT_WAIVERS = (
+    LINT_WAIVERS
+    + """lint_off -rule CASEINCOMPLETE -file "*"
+lint_off -rule WIDTHEXPAND -file "*" -match "*CONST*"
+lint_off -rule WIDTHEXPAND -file "*" -match "Operator EQ expects * bits on the LHS, but LHS's VARREF *"
+lint_off -rule WIDTHTRUNC -file "*" -match "Logical operator LOGNOT expects 1 bit*"
+"""
+)
 
 
 @dataclass(frozen=True)

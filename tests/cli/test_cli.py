@@ -107,7 +107,7 @@ def test_config_file_with_command_line_override(tmp_path):
 def test_help_lists_commands():
     done = run_cli("--help")
     assert done.returncode == 0
-    for command in ("build", "sim", "doctor"):
+    for command in ("build", "sim", "doctor", "run", "report", "fpga"):
         assert command in done.stdout
 
 
@@ -120,6 +120,7 @@ def test_help_lists_commands():
         ("fp-mac", ["--in-fmt", "float8_e5m2"]),
         ("sparse-dsp", []),
         ("pim", ["--banks", "2", "--rows", "4", "--cols", "4"]),
+        ("top", ["--rows", "2", "--cols", "2", "--link", "stream"]),
         ("systolic", ["--dtype", "bfloat16", "--acc", "float32", "--mul", "lmul", "--rows", "2", "--cols", "2"]),
     ],
 )

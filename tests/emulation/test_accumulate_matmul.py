@@ -193,3 +193,15 @@ def test_fp8_matmul_threaded_path_bit_exact():
     for k in range(256):
         acc += a[:, k, None].astype(np.float32) * b[None, k, :].astype(np.float32)
     np.testing.assert_array_equal(matmul(a, b).view(np.uint32), acc.view(np.uint32))
+
+
+def test_chunked_float32_rounds_chunk_sums_that_do_not_fit_float32():
+    # Each chunk's exact sum spans ~40 bits, so it is not a float32 value: the
+    # accumulator must round acc + chunk once (the fast float32 path used to raise here).
+    rng = np.random.default_rng(7)
+    exps = rng.integers(-20, 20, size=(5, 64))
+    p = np.ldexp(rng.choice([-1.0, 1.0], size=exps.shape) * (1 + rng.integers(0, 16, exps.shape) / 16), exps)
+    got = accumulate(p, emu.float32, "chunked", chunk=8)
+    assert got.dtype == np.float32
+    for r in range(p.shape[0]):
+        assert Fraction(float(got[r])) == ref_accumulate(p[r], emu.float32, "chunked", chunk=8)

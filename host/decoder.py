@@ -1,0 +1,262 @@
+"""GPT-style decoder blocks from a config (seeded random weights): prefill and KV-cached decode graphs."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from hwgen.emulation.errors import ConfigError
+from hwgen.host.ir import Graph, Node
+from hwgen.host.ir_exec import GemmCall, run_graph
+from hwgen.host.quant_policy import Policy, parse_policy
+
+__all__ = ["PHASES", "Decoder", "DecoderConfig", "decoder_graph", "decoder_weights"]
+
+PHASES = ("prefill", "decode")
+
+
+def _check_int(field: str, value, lo: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
+        raise ConfigError(field, value, f"an int >= {lo}")
+
+
+@dataclass(frozen=True)
+class DecoderConfig:
+    """Shape of a pre-norm GPT decoder (GPT-2 layout, erf GELU, untied output head).
+
+    Parameters
+    ----------
+    vocab, d_model, heads, layers, d_ff, max_positions : int
+        ``d_model`` must be a multiple of ``heads``.
+    eps : float, default 1e-5
+        Layer-norm epsilon.
+    seed : int, default 0
+        Seed of the random weights (normal, std 0.02; layer-norm gains near 1).
+
+    Raises
+    ------
+    ConfigError
+        If a field is not allowed.
+    """
+
+    vocab: int = 512
+    d_model: int = 128
+    heads: int = 4
+    layers: int = 2
+    d_ff: int = 512
+    max_positions: int = 256
+    eps: float = 1e-5
+    seed: int = 0
+
+    def __post_init__(self):
+        for f in ("vocab", "d_model", "heads", "layers", "d_ff", "max_positions"):
+            _check_int(f, getattr(self, f), 1)
+        _check_int("seed", self.seed, 0)
+        if self.d_model % self.heads:
+            raise ConfigError("d_model", self.d_model, f"a multiple of heads={self.heads}")
+
+    @property
+    def head_dim(self) -> int:
+        return self.d_model // self.heads
+
+
+@functools.lru_cache(maxsize=8)
+def decoder_weights(cfg: DecoderConfig) -> dict[str, np.ndarray]:
+    """Seeded random float32 weights of ``cfg`` (linear weights stored (in, out))."""
+    rng = np.random.default_rng(cfg.seed)
+
+    def normal(*shape, std=0.02):
+        return (rng.standard_normal(shape) * std).astype(np.float32)
+
+    d, f = cfg.d_model, cfg.d_ff
+    w = {"wte": normal(cfg.vocab, d, std=1.0), "wpe": normal(cfg.max_positions, d, std=0.1)}
+    for i in range(cfg.layers):
+        p = f"layer{i}."
+        for name, shape in (
+            ("q", (d, d)),
+            ("k", (d, d)),
+            ("v", (d, d)),
+            ("out", (d, d)),
+            ("up", (d, f)),
+            ("down", (f, d)),
+        ):
+            w[p + name] = normal(*shape, std=1.0 / np.sqrt(shape[0]))
+            w[p + name + ".bias"] = normal(shape[1])
+        for ln in ("ln1", "ln2"):
+            w[p + ln + ".gamma"] = 1.0 + normal(d, std=0.1)
+            w[p + ln + ".beta"] = normal(d)
+    w["ln_f.gamma"], w["ln_f.beta"] = 1.0 + normal(d, std=0.1), normal(d)
+    w["head"] = normal(d, cfg.vocab, std=1.0 / np.sqrt(d))
+    for v in w.values():
+        v.flags.writeable = False
+    return w
+
+
+def _linear(w, name: str, x: str, key: str, rows: int, bias: bool = True) -> Node:
+    weight = w[key]
+    attrs = {"weight": weight, "bias": w[key + ".bias"] if bias else None, "m": rows}
+    return Node(name, "linear", (x,), {**attrs, "k": weight.shape[0], "n": weight.shape[1]})
+
+
+def _ew(name: str, op: str, inputs, elements: int, **attrs) -> Node:
+    return Node(name, op, tuple(inputs), {"elements": elements, **attrs})
+
+
+def _ln(w, cfg: DecoderConfig, name: str, x: str, key: str, elements: int) -> Node:
+    return _ew(name, "layernorm", (x,), elements, gamma=w[key + ".gamma"], beta=w[key + ".beta"], eps=cfg.eps)
+
+
+def _attention(w, cfg: DecoderConfig, i: int, x: str, b: int, t: int, ctx: int) -> list[Node]:
+    p, h, hd, rows = f"layer{i}.attn", cfg.heads, cfg.head_dim, b * t
+    keys = ctx + t
+    nodes = [_linear(w, f"{p}.{n}", x, f"layer{i}.{n}", rows) for n in "qkv"]
+    nodes += [Node(f"{p}.{n}_heads", "split_heads", (f"{p}.{n}",), {"heads": h}) for n in "qkv"]
+    for n in "kv":  # the cache after this step: past entries, then this step's
+        src = (f"past.layer{i}.{n}", f"{p}.{n}_heads") if ctx else (f"{p}.{n}_heads",)
+        nodes.append(Node(f"{p}.{n}_cache", "concat", src, {"axis": -2}))
+    nodes += [
+        Node(
+            f"{p}.qk",
+            "matmul",
+            (f"{p}.q_heads", f"{p}.k_cache"),
+            {"transpose_b": True, "scale": 1.0 / np.sqrt(hd), "m": t, "k": hd, "n": keys, "batch": b * h},
+        ),
+        _ew(f"{p}.softmax", "softmax", (f"{p}.qk",), b * h * t * keys, causal=True),
+        Node(f"{p}.av", "matmul", (f"{p}.softmax", f"{p}.v_cache"), {"m": t, "k": keys, "n": hd, "batch": b * h}),
+        Node(f"{p}.merge", "merge_heads", (f"{p}.av",)),
+        _linear(w, f"{p}.out", f"{p}.merge", f"layer{i}.out", rows),
+    ]
+    return nodes
+
+
+def _block(w, cfg: DecoderConfig, i: int, x: str, b: int, t: int, ctx: int) -> tuple[list[Node], str]:
+    p, n = f"layer{i}", b * t * cfg.d_model
+    nodes = [_ln(w, cfg, f"{p}.ln1", x, f"{p}.ln1", n)]
+    nodes += _attention(w, cfg, i, f"{p}.ln1", b, t, ctx)
+    nodes += [
+        _ew(f"{p}.attn.residual", "add", (x, f"{p}.attn.out"), n),
+        _ln(w, cfg, f"{p}.ln2", f"{p}.attn.residual", f"{p}.ln2", n),
+        _linear(w, f"{p}.ffn.up", f"{p}.ln2", f"{p}.up", b * t),
+        _ew(f"{p}.ffn.gelu", "gelu", (f"{p}.ffn.up",), b * t * cfg.d_ff),
+        _linear(w, f"{p}.ffn.down", f"{p}.ffn.gelu", f"{p}.down", b * t),
+        _ew(f"{p}.ffn.residual", "add", (f"{p}.attn.residual", f"{p}.ffn.down"), n),
+    ]
+    return nodes, f"{p}.ffn.residual"
+
+
+def decoder_graph(cfg: DecoderConfig, phase: str = "prefill", tokens: int = 1, context: int = 0, batch: int = 1):
+    """The layer-IR graph of one decoder step.
+
+    Parameters
+    ----------
+    cfg : DecoderConfig
+    phase : {"prefill", "decode"}
+        ``"prefill"``: ``tokens`` prompt tokens at once (causal attention among them);
+        ``"decode"``: one new token (``tokens`` must be 1) attending to ``context``
+        cached positions plus itself.
+    tokens : int
+        New tokens per sequence in this step.
+    context : int
+        Positions already in the KV cache (inputs ``past.layer{i}.k``/``.v``, shape
+        (batch, heads, context, head_dim)); 0 means no cache inputs.
+    batch : int
+
+    Returns
+    -------
+    Graph
+        Inputs ``input_ids`` (batch, tokens) [+ the past K/V]; outputs ``logits``
+        (batch, tokens, vocab) then ``layer{i}.attn.k_cache``/``v_cache`` for every layer.
+
+    Raises
+    ------
+    ConfigError
+        On an unknown phase or shapes beyond ``max_positions``.
+    """
+    if phase not in PHASES:
+        raise ConfigError("phase", phase, ", ".join(PHASES))
+    _check_int("tokens", tokens, 1)
+    _check_int("context", context, 0)
+    _check_int("batch", batch, 1)
+    if phase == "decode" and tokens != 1:
+        raise ConfigError("tokens", tokens, "1 in the decode phase")
+    if context + tokens > cfg.max_positions:
+        raise ConfigError("context+tokens", context + tokens, f"at most max_positions={cfg.max_positions}")
+    return _graph(cfg, phase, tokens, context, batch)
+
+
+@functools.lru_cache(maxsize=64)
+def _graph(cfg: DecoderConfig, phase: str, tokens: int, context: int, batch: int) -> Graph:
+    w = decoder_weights(cfg)
+    n = batch * tokens * cfg.d_model
+    nodes = [
+        _ew("embed.word", "embedding", ("input_ids",), n, table=w["wte"]),
+        _ew("embed.position", "embedding", ("input_ids",), n, table=w["wpe"], index="position", offset=context),
+        _ew("embed.sum", "add", ("embed.word", "embed.position"), n),
+    ]
+    x = "embed.sum"
+    for i in range(cfg.layers):
+        block, x = _block(w, cfg, i, x, batch, tokens, context)
+        nodes += block
+    nodes += [_ln(w, cfg, "ln_f", x, "ln_f", n), _linear(w, "logits", "ln_f", "head", batch * tokens, bias=False)]
+    caches = [f"layer{i}.attn.{kv}_cache" for i in range(cfg.layers) for kv in "kv"]
+    past = [f"past.layer{i}.{kv}" for i in range(cfg.layers) for kv in "kv"] if context else []
+    meta = {"model": "decoder", "phase": phase, "tokens": tokens, "context": context, "batch": batch}
+    return Graph(f"decoder_{phase}", ("input_ids", *past), nodes, ("logits", *caches), meta)
+
+
+class Decoder:
+    """A runnable decoder: prefill a prompt, then decode token by token with a KV cache.
+
+    Parameters
+    ----------
+    cfg : DecoderConfig
+    policy : Policy, str or None
+        Quantisation of every GEMM (None: float32 reference).
+    gemm_hook : callable, optional
+        Passed to :func:`~hwgen.host.ir_exec.run_graph`.
+    """
+
+    def __init__(self, cfg: DecoderConfig, policy: Policy | str | None = None, gemm_hook=None):
+        self.cfg = cfg
+        self.policy = parse_policy(policy) if isinstance(policy, str) else policy
+        self.gemm_hook: Callable[[GemmCall], np.ndarray | None] | None = gemm_hook
+        self.cache: dict[str, np.ndarray] = {}
+        self.context = 0
+
+    def _step(self, ids: np.ndarray, phase: str) -> np.ndarray:
+        ids = np.asarray(ids, np.int64)
+        if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() >= self.cfg.vocab:
+            raise ConfigError("input_ids", ids.shape, f"a (batch, tokens) array of ids in 0..{self.cfg.vocab - 1}")
+        graph = decoder_graph(self.cfg, phase, ids.shape[1], self.context, ids.shape[0])
+        inputs = {"input_ids": ids, **{f"past.{k}": v for k, v in self.cache.items()}}
+        out = run_graph(graph, inputs, self.policy, self.gemm_hook)
+        for i in range(self.cfg.layers):
+            for kv in "kv":
+                self.cache[f"layer{i}.{kv}"] = out[f"layer{i}.attn.{kv}_cache"]
+        self.context += ids.shape[1]
+        return out["logits"]
+
+    def prefill(self, ids) -> np.ndarray:
+        """Run the prompt ``ids`` (batch, tokens) from an empty cache; logits (batch, tokens, vocab)."""
+        self.cache, self.context = {}, 0
+        return self._step(ids, "prefill")
+
+    def decode(self, ids) -> np.ndarray:
+        """Append one token per sequence, ``ids`` (batch, 1); logits (batch, 1, vocab)."""
+        if not self.context:
+            raise ConfigError("context", 0, "a prefilled cache (call prefill first)")
+        return self._step(ids, "decode")
+
+    def generate(self, prompt, steps: int) -> np.ndarray:
+        """Greedy continuation of ``prompt`` (batch, tokens) by ``steps`` tokens; returns the new ids."""
+        logits = self.prefill(prompt)
+        new = []
+        for step in range(steps):
+            nxt = logits[:, -1:].argmax(axis=-1)
+            new.append(nxt)
+            if step + 1 < steps:  # the last token's logits are not needed
+                logits = self.decode(nxt)
+        return np.concatenate(new, axis=1) if new else np.zeros((len(prompt), 0), np.int64)

@@ -1,0 +1,425 @@
+"""Host driver of the accelerator top: framed commands with sequence numbers, CRC, timeouts and bounded retries."""
+
+from __future__ import annotations
+
+import math
+import struct
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from hwgen.emulation import isa
+from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.formats import get_format
+from hwgen.emulation.int_format import IntFormat
+from hwgen.emulation.isa import CRC_BYTES, RSP_HEADER, RSP_SYNC, DeviceInfo, Opcode, Space, Status
+
+__all__ = ["CommandRejectedError", "Device", "DeviceError", "LinkStats", "device_formats"]
+
+_RUN_ARGS = struct.calcsize("<HHHHB")
+_RW_ARGS = struct.calcsize("<BHH")
+_STATUS_SIZE = 4 * len(isa.STATUS_FIELDS)
+# Below this a deadline has passed: float rounding in a transport's clock must not spin the receive loop.
+_EPSILON_S = 1e-9
+
+
+class DeviceError(RuntimeError):
+    """The device did not answer a command correctly within the retry bound.
+
+    Attributes
+    ----------
+    command : str
+        The command (opcode name and arguments).
+    attempts : int
+        Frames sent for it.
+    last_fault : str
+        What went wrong on the last attempt.
+    """
+
+    def __init__(self, command: str, attempts: int, last_fault: str):
+        self.command, self.attempts, self.last_fault = command, attempts, last_fault
+        super().__init__(f"{command}: no valid response after {attempts} attempt(s); last fault: {last_fault}")
+
+
+class CommandRejectedError(DeviceError):
+    """The device answered a command with a status other than OK (retrying cannot help)."""
+
+    def __init__(self, command: str, status: int):
+        self.command, self.attempts, self.status = command, 1, status
+        self.last_fault = f"status {_status_name(status)}"
+        RuntimeError.__init__(self, f"{command}: the device answered {self.last_fault}")
+
+
+@dataclass
+class LinkStats:
+    """What the driver saw on the link since it was opened."""
+
+    commands: int = 0
+    frames_sent: int = 0
+    retries: int = 0
+    timeouts: int = 0
+    crc_errors: int = 0
+    stale_responses: int = 0
+    skipped_bytes: int = 0
+
+    def as_dict(self) -> dict:
+        """The counters by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class _LinkFaultError(Exception):
+    """One attempt failed (timeout or corrupted response); the command may be retried."""
+
+
+def device_formats(info: DeviceInfo):
+    """``(value_format, acc_format)`` of a device: its dtype and the accumulator its ``acc_bytes`` imply.
+
+    Raises
+    ------
+    ConfigError
+        If the dtype is unknown or ``acc_bytes`` fits no accumulator of it.
+    """
+    try:
+        value = get_format(info.dtype)
+    except ValueError:
+        raise ConfigError("dtype", info.dtype, "a format name of hwgen.emulation.get_format") from None
+    acc_name = f"int{8 * info.acc_bytes}" if isinstance(value, IntFormat) else "float32"
+    acc = get_format(acc_name) if acc_name in ("int32", "int16", "int64", "float32") else None
+    if acc is None or math.ceil(acc.width / 8) != info.acc_bytes:
+        raise ConfigError("acc_bytes", info.acc_bytes, f"the byte size of the {info.dtype} accumulator")
+    return value, acc
+
+
+class Device:
+    """The accelerator top behind a transport, driven one command at a time (stop-and-wait).
+
+    Every command goes out as a frame with a fresh sequence number (modulo 256).
+    A response counts only if its sync byte, sequence number, status/length pair
+    and CRC are right; anything else is skipped (the receiver resynchronises on
+    the next ``0x5A``) and stale responses to earlier attempts are discarded. An
+    attempt without a valid response by its timeout is retried with the *same*
+    sequence number, which the device's exactly-once rule makes safe for WRITE and
+    RUN. After ``retries`` retries the command fails with :class:`DeviceError`: a
+    result the CRC did not vouch for is never returned.
+
+    Parameters
+    ----------
+    transport : Transport
+        See :mod:`hwgen.host.transports`.
+    timeout : float
+        Seconds (of the transport's clock) an attempt waits beyond the frames' own
+        line time (``byte_time_s`` times the bytes of command and response).
+        Must exceed the device's inter-byte timeout, so that a command frame cut
+        short by a lost byte is dropped by the device before the retry arrives.
+    retries : int
+        Resends of one command after its first attempt.
+
+    Notes
+    -----
+    Before its first WRITE or RUN a session sends a zero-word WRITE (a "fence"),
+    so a device whose remembered seq happens to equal the session's first seq
+    (left by an earlier session, or by reset) cannot swallow a real command as a
+    retry. A damaged response is accepted only if it still has a plausible
+    status/length pair, the expected seq and a matching CRC-16: random damage
+    passes all three with odds well below 2**-16 per damaged frame.
+    """
+
+    def __init__(self, transport, timeout: float = 0.25, retries: int = 8):
+        if not timeout > 0:
+            raise ConfigError("timeout", timeout, "a positive number of seconds")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError("retries", retries, "an integer >= 0")
+        self.transport, self.timeout, self.retries = transport, float(timeout), retries
+        self.stats = LinkStats()
+        self._seq = 0
+        self._fenced = False
+        self._info: DeviceInfo | None = None
+        self._rx = bytearray()
+
+    @classmethod
+    def open(cls, url: str, timeout: float = 0.25, retries: int = 8) -> Device:
+        """A device on the transport ``url`` names (see :func:`hwgen.host.transports.open_transport`)."""
+        from hwgen.host.transports import open_transport
+
+        return cls(open_transport(url), timeout, retries)
+
+    def close(self) -> None:
+        """Close the transport."""
+        self.transport.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- commands -----------------------------------------------------------------------------------------------
+    def info(self, refresh: bool = False) -> DeviceInfo:
+        """The device's shape and memories (``PING``; cached after the first call)."""
+        if self._info is None or refresh:
+            self._info = DeviceInfo.decode(self._command(isa.ping(), "PING"))
+        return self._info
+
+    def status(self) -> dict:
+        """``STATUS`` counters: ``total_run_cycles``, ``runs``, ``good_frames``, ``dropped_frames``."""
+        return dict(zip(isa.STATUS_FIELDS, struct.unpack("<IIII", self._command(isa.status(), "STATUS")), strict=True))
+
+    def run(self, w_addr: int, a_addr: int, o_addr: int, m: int, accumulate: bool = False) -> int:
+        """``RUN`` one tile (see :class:`hwgen.emulation.isa.Opcode`); the cycles the device counted."""
+        for name, value in (("w_addr", w_addr), ("a_addr", a_addr), ("o_addr", o_addr), ("m", m)):
+            _check_u16(name, value)
+        name = f"RUN(w={w_addr}, a={a_addr}, o={o_addr}, m={m}, accumulate={bool(accumulate)})"
+        (cycles,) = struct.unpack("<I", self._command(isa.run(w_addr, a_addr, o_addr, m, accumulate), name))
+        return cycles
+
+    def write(self, space: Space, addr: int, values, codes: bool = False) -> None:
+        """Write whole words into a scratchpad, in as many frames as ``max_payload`` needs.
+
+        Parameters
+        ----------
+        space : Space
+        addr : int
+            First word.
+        values : array_like
+            ``(count, word_len)`` values of the space's format (the dtype for W and
+            A, the accumulator for O; ``word_len`` is ``cols`` for W and O, ``rows``
+            for A), or one word as a 1-D array. Encoded with the format's
+            ``encode`` (floats round to nearest even); integers must be in range.
+        codes : bool
+            ``values`` are already the format's codes (unsigned bit patterns).
+
+        Raises
+        ------
+        ValueError
+            If the shape, a value or the address range is not allowed.
+        """
+        space = _space(space)
+        words = self._encode(space, values, codes)
+        self._check_range(space, addr, len(words))
+        per_frame = (self.info().max_payload - 1 - _RW_ARGS) // max(1, words.shape[1])
+        if per_frame < 1:
+            raise ValueError(f"a {space.name} word of {words.shape[1]} bytes does not fit max_payload")
+        for start in range(0, len(words), per_frame):
+            chunk = words[start : start + per_frame]
+            self._command(isa.write(space, addr + start, chunk), f"WRITE({space.name}[{addr + start}], {len(chunk)})")
+
+    def read(self, space: Space, addr: int, count: int, codes: bool = False) -> np.ndarray:
+        """Read ``count`` words of a scratchpad as a ``(count, word_len)`` array.
+
+        Values are decoded with the space's format (int64 for integers, float32
+        for floats) unless ``codes`` asks for the raw codes.
+
+        Raises
+        ------
+        ValueError
+            If the address range is outside the scratchpad.
+        """
+        space = _space(space)
+        _check_u16("count", count)
+        self._check_range(space, addr, count)
+        info = self.info()
+        per_frame = max(1, info.max_payload // info.word_bytes(space))
+        chunks = []
+        for start in range(addr, addr + count, per_frame):
+            n = min(per_frame, addr + count - start)
+            chunks.append(self._command(isa.read(space, start, n), f"READ({space.name}[{start}], {n})"))
+        return self._decode(space, b"".join(chunks), count, codes)
+
+    def execute(self, program, progress: bool = False) -> list[bytes]:
+        """Run command payloads in order; the response payload of each.
+
+        Parameters
+        ----------
+        program : iterable of bytes
+            Payloads as built by :mod:`hwgen.emulation.isa` (``isa.write``, ``isa.run``...).
+        progress : bool
+            Show a rich progress bar.
+
+        Raises
+        ------
+        CommandRejectedError
+            If the device answers a command with a status other than OK.
+        DeviceError
+            If a command gets no valid response within the retry bound.
+        """
+        program = [bytes(p) for p in program]
+        if not progress:
+            return [self._command(p, _describe(p)) for p in program]
+        from rich.progress import track
+
+        return [self._command(p, _describe(p)) for p in track(program, description="device commands")]
+
+    # -- framing ------------------------------------------------------------------------------------------------
+    def _command(self, payload: bytes, name: str) -> bytes:
+        status, response = self._transact(payload, name)
+        if status != Status.OK:
+            raise CommandRejectedError(name, status)
+        return response
+
+    def _transact(self, payload: bytes, name: str) -> tuple[int, bytes]:
+        if payload and payload[0] != Opcode.PING and len(payload) > self.info().max_payload:
+            raise ValueError(f"{name}: payload of {len(payload)} bytes; allowed: <= {self.info().max_payload}")
+        expect = self._expected_length(payload)
+        if payload and payload[0] in (Opcode.WRITE, Opcode.RUN) and not self._fenced:
+            self._fence()
+        seq, self._seq = self._seq, (self._seq + 1) & 0xFF
+        frame = isa.encode_command(seq, payload)
+        line = (len(frame) + RSP_HEADER + (expect or 0) + CRC_BYTES) * self.transport.byte_time_s
+        self.stats.commands += 1
+        fault = ""
+        for attempt in range(1, self.retries + 2):
+            self.stats.frames_sent += 1
+            self.stats.retries += attempt > 1
+            self.transport.write(frame)
+            try:
+                return self._receive(seq, expect, self.transport.now() + self.timeout + line)
+            except _LinkFaultError as exc:
+                fault = str(exc)
+        raise DeviceError(f"{name} (seq {seq})", self.retries + 1, fault)
+
+    def _fence(self) -> None:
+        """Make the device's remembered seq differ from the next one, whatever an earlier session left there.
+
+        A zero-word WRITE changes no memory; executed or answered from the
+        exactly-once record, it leaves ``last seq`` equal to its own seq, so the
+        next WRITE/RUN (seq + 1) is never mistaken for a retry.
+        """
+        self._fenced = True
+        self._transact(struct.pack("<BBHH", Opcode.WRITE, Space.W, 0, 0), "WRITE(W[0], 0) fence")
+
+    def _receive(self, seq: int, expect: int | None, deadline: float) -> tuple[int, bytes]:
+        while True:
+            found, need = self._scan(seq, expect)
+            if found is not None:
+                return found
+            remaining = deadline - self.transport.now()
+            if remaining < _EPSILON_S:
+                self.stats.timeouts += 1
+                raise _LinkFaultError(f"timeout: no valid response (seq {seq}) within the deadline")
+            self._rx += self.transport.read(need, remaining)
+
+    def _scan(self, seq: int, expect: int | None):
+        """Hunt the receive buffer for the response; ``(found, bytes still needed)``."""
+        buf = self._rx
+        while True:
+            start = buf.find(RSP_SYNC)
+            if start < 0:
+                self.stats.skipped_bytes += len(buf)
+                buf.clear()
+                return None, RSP_HEADER
+            self.stats.skipped_bytes += start
+            del buf[:start]
+            if len(buf) < RSP_HEADER:
+                return None, RSP_HEADER - len(buf)
+            rseq, status, length = struct.unpack_from("<BBH", buf, 1)
+            if not _plausible(status, length, expect):
+                self.stats.skipped_bytes += 1
+                del buf[:1]  # not a response header: resynchronise on the next sync byte
+                continue
+            total = RSP_HEADER + length + CRC_BYTES
+            if len(buf) < total:
+                return None, total - len(buf)
+            body = bytes(buf[1 : total - CRC_BYTES])
+            if isa.crc16(body) != struct.unpack_from("<H", buf, total - CRC_BYTES)[0]:
+                self.stats.crc_errors += 1
+                self.stats.skipped_bytes += 1
+                del buf[:1]
+                if rseq == seq:  # most likely our response, damaged: resend now rather than at the timeout
+                    raise _LinkFaultError(f"response (seq {seq}) failed its CRC")
+                continue
+            del buf[:total]
+            if rseq != seq:
+                self.stats.stale_responses += 1
+                continue
+            return (status, body[4:]), 0
+
+    def _expected_length(self, payload: bytes) -> int | None:
+        """Payload length of an OK response to ``payload``; None when only an error status can come back."""
+        if not payload or payload[0] not in Opcode.__members__.values():
+            return None
+        opcode = Opcode(payload[0])
+        if opcode is Opcode.READ:
+            if len(payload) != 1 + _RW_ARGS or payload[1] > max(Space):
+                return None
+            _, space, _, count = struct.unpack("<BBHH", payload)
+            return count * self.info().word_bytes(Space(space))
+        sizes = {Opcode.PING: DeviceInfo.SIZE, Opcode.WRITE: 0, Opcode.RUN: 4, Opcode.STATUS: _STATUS_SIZE}
+        return sizes[opcode]
+
+    # -- words --------------------------------------------------------------------------------------------------
+    def _format(self, space: Space):
+        value, acc = device_formats(self.info())
+        return acc if space is Space.O else value
+
+    def _word_shape(self, space: Space) -> tuple[int, int]:
+        """(values per word, bytes per value) of ``space``."""
+        info = self.info()
+        length = info.rows if space is Space.A else info.cols
+        return length, info.acc_bytes if space is Space.O else info.value_bytes
+
+    def _encode(self, space: Space, values, codes: bool) -> np.ndarray:
+        """``(count, word_bytes)`` uint8 words of ``values``."""
+        length, nbytes = self._word_shape(space)
+        fmt = self._format(space)
+        arr = np.asarray(values)
+        arr = arr[None] if arr.ndim == 1 else arr
+        if arr.ndim != 2 or arr.shape[1] != length:
+            shape = np.shape(values)
+            raise ValueError(f"{space.name} values of shape {shape}; allowed: (count, {length}) or ({length},)")
+        if codes:
+            if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < 0 or arr.max() >= 1 << fmt.width)):
+                raise ValueError(f"{space.name} codes must be integers in [0, 2**{fmt.width})")
+            code_arr = arr.astype(np.uint64)
+        else:
+            code_arr = fmt.encode(arr).astype(np.uint64)
+            if isinstance(fmt, IntFormat) and arr.size and not np.array_equal(fmt.decode(code_arr), arr):
+                raise ValueError(f"{space.name} values outside {fmt.name}'s range [{fmt.min_value}, {fmt.max_value}]")
+        shifts = np.arange(nbytes, dtype=np.uint64) * np.uint64(8)
+        return ((code_arr[..., None] >> shifts) & np.uint64(0xFF)).astype(np.uint8).reshape(len(arr), -1)
+
+    def _decode(self, space: Space, data: bytes, count: int, codes: bool) -> np.ndarray:
+        length, nbytes = self._word_shape(space)
+        fmt = self._format(space)
+        raw = np.frombuffer(data, np.uint8).reshape(count, length, nbytes).astype(np.uint64)
+        code_arr = (raw << (np.arange(nbytes, dtype=np.uint64) * np.uint64(8))).sum(axis=-1, dtype=np.uint64)
+        code_arr = code_arr.astype(fmt.code_dtype)
+        return code_arr if codes else fmt.decode(code_arr)
+
+    def _check_range(self, space: Space, addr: int, count: int) -> None:
+        _check_u16("addr", addr)
+        depth = self.info().depth(space)
+        if addr + count > depth:
+            raise ValueError(f"{space.name}[{addr}:{addr + count}] is outside the scratchpad; allowed: [0:{depth}]")
+
+
+def _space(space) -> Space:
+    try:
+        return Space(space)
+    except ValueError:
+        raise ValueError(f"space {space!r} is not allowed; allowed: {', '.join(s.name for s in Space)}") from None
+
+
+def _check_u16(name: str, value) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 0xFFFF:
+        raise ValueError(f"{name}={value!r} is not allowed; allowed: an integer in 0..65535")
+
+
+def _plausible(status: int, length: int, expect: int | None) -> bool:
+    """Whether a response header can answer the command: OK with the expected length, or an error with none."""
+    if status == Status.OK:
+        return length == expect
+    return status in (Status.BAD_OPCODE, Status.BAD_ARGS) and length == 0
+
+
+def _status_name(status: int) -> str:
+    try:
+        return Status(status).name
+    except ValueError:
+        return f"0x{status:02x}"
+
+
+def _describe(payload: bytes) -> str:
+    """A short name of a command payload for error messages."""
+    if not payload or payload[0] not in Opcode.__members__.values():
+        return f"command 0x{payload[:1].hex() or 'empty'}"
+    return f"{Opcode(payload[0]).name}({payload[1 : 1 + _RUN_ARGS].hex()})"

@@ -1,0 +1,210 @@
+"""A byte-level emulation of the accelerator top's link and command processor, usable as a transport."""
+
+from __future__ import annotations
+
+import math
+import struct
+from collections import deque
+
+from hwgen.emulation import isa
+from hwgen.emulation.accelerator_model import AcceleratorModel
+from hwgen.emulation.accelerator_timing import run_cycles
+from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.formats import get_format
+from hwgen.emulation.isa import CMD_SYNC, CRC_BYTES, DeviceInfo, Opcode
+from hwgen.host.driver import device_formats
+
+__all__ = ["EmulatedDevice", "emulated_info"]
+
+_CMD_HEADER = 4  # sync, seq, len16
+_QUERY_INTS = ("rows", "cols", "w_depth", "a_depth", "o_depth", "max_payload", "baud", "clk_freq")
+
+
+def emulated_info(
+    rows: int = 4,
+    cols: int = 4,
+    dtype: str = "int8",
+    w_depth: int = 64,
+    a_depth: int = 256,
+    o_depth: int = 256,
+    max_payload: int = 1024,
+) -> DeviceInfo:
+    """A :class:`DeviceInfo` like the one the RTL top of that shape reports (int32/float32 accumulator).
+
+    Raises
+    ------
+    ConfigError
+        If a field is out of range or the dtype is unknown.
+    """
+    for name, value, top in (("rows", rows, 255), ("cols", cols, 255), ("max_payload", max_payload, 65535)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+            raise ConfigError(name, value, f"an integer in 1..{top}")
+    for name, value in (("w_depth", w_depth), ("a_depth", a_depth), ("o_depth", o_depth)):
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
+            raise ConfigError(name, value, "an integer in 1..65535")
+    try:
+        value_bytes = math.ceil(get_format(dtype).width / 8)
+    except ValueError:
+        raise ConfigError("dtype", dtype, "a format name of hwgen.emulation.get_format") from None
+    info = DeviceInfo(rows, cols, value_bytes, 4, w_depth, a_depth, o_depth, max_payload, dtype)
+    device_formats(info)  # the dtype must have a 4-byte accumulator
+    return info
+
+
+class EmulatedDevice:
+    """The top as the host sees it through its link: a :class:`~hwgen.host.transports.Transport`.
+
+    Bytes written are parsed like the RTL's frame receiver does: hunt for 0xA5,
+    read seq and len, drop a frame whose len exceeds ``max_payload``, whose CRC
+    fails, or whose bytes are more than ``inter_byte_timeout_s`` apart (each drop
+    counted in ``STATUS``'s ``dropped_frames``), and hunt again. Good frames run
+    through :meth:`AcceleratorModel.handle` (exactly-once rule included) and are
+    answered with :func:`isa.encode_response`.
+
+    Time is simulated, so nothing ever sleeps: ``now`` starts at 0 and advances
+    when the host waits in ``read`` or calls ``sleep``. With a ``baud``, each byte
+    takes ``10 / baud`` seconds on either line (8N1), and with a ``clk_freq`` a
+    RUN's response also waits for its cycles.
+
+    Parameters
+    ----------
+    info : DeviceInfo, optional
+        Shape of the device (default :func:`emulated_info()`: 4x4 int8).
+    baud : int, optional
+        Line rate to simulate; instantaneous bytes when omitted.
+    inter_byte_timeout_s : float, optional
+        Default: 64 byte times with a baud, 1 ms without.
+    clk_freq : int, optional
+        Clock of the simulated top, for RUN's duration.
+    mul : "exact" or LMul
+        Multiplier of a float array (see :class:`AcceleratorModel`).
+    """
+
+    def __init__(self, info=None, *, baud=None, inter_byte_timeout_s=None, clk_freq=None, mul="exact"):
+        info = info or emulated_info()
+        for name, value in (("baud", baud), ("clk_freq", clk_freq)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ConfigError(name, value, "a positive integer, or None")
+        value_format, acc_format = device_formats(info)
+        self.info = info
+        self.model = AcceleratorModel(info, value_format, acc_format, lambda m: run_cycles(info, m), mul)
+        self.baud, self.clk_freq = baud, clk_freq
+        self.byte_time_s = 10.0 / baud if baud else 0.0
+        if inter_byte_timeout_s is None:
+            inter_byte_timeout_s = 64 * self.byte_time_s if baud else 1e-3
+        if not inter_byte_timeout_s > 0:
+            raise ConfigError("inter_byte_timeout_s", inter_byte_timeout_s, "a positive number of seconds")
+        self.inter_byte_timeout_s = float(inter_byte_timeout_s)
+        self.bytes_in = 0
+        self.responses = 0
+        self._now = 0.0
+        self._cmd_line_free = 0.0  # when the host -> device line has sent its last byte
+        self._rsp_line_free = 0.0  # same for device -> host
+        self._to_host: deque[tuple[float, int]] = deque()
+        self._frame = bytearray()
+        self._last_byte_at = 0.0
+
+    @classmethod
+    def from_query(cls, query: dict) -> EmulatedDevice:
+        """From URL query fields (``rows``, ``cols``, ``dtype``, depths, ``max_payload``, ``baud``, ``clk_freq``).
+
+        Raises
+        ------
+        ConfigError
+            If a field is unknown or not an integer where one is needed.
+        """
+        unknown = set(query) - {*_QUERY_INTS, "dtype"}
+        if unknown:
+            raise ConfigError("url", sorted(unknown)[0], f"query fields {', '.join((*_QUERY_INTS, 'dtype'))}")
+        ints = {}
+        for key in set(query) & set(_QUERY_INTS):
+            try:
+                ints[key] = int(query[key])
+            except ValueError:
+                raise ConfigError(key, query[key], "an integer") from None
+        baud, clk_freq = ints.pop("baud", None), ints.pop("clk_freq", None)
+        info = emulated_info(**ints, dtype=query.get("dtype", "int8"))
+        return cls(info, baud=baud, clk_freq=clk_freq)
+
+    # -- transport ----------------------------------------------------------------------------------------------
+    def write(self, data: bytes) -> None:
+        """Put ``data`` on the host -> device line and return when it has been sent (like a flushed port).
+
+        The device parses each byte as it arrives.
+        """
+        start = max(self._now, self._cmd_line_free)
+        for i, byte in enumerate(bytes(data)):
+            self._receive_byte(start + (i + 1) * self.byte_time_s, byte)
+        if data:
+            self._cmd_line_free = self._now = start + len(data) * self.byte_time_s
+
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        """Bytes that reached the host: ``max_bytes`` of them, or what arrived within ``timeout_s``."""
+        deadline = self._now + max(0.0, timeout_s)
+        if max_bytes <= 0:
+            return b""
+        queue = self._to_host
+        count = 0
+        while count < min(max_bytes, len(queue)) and queue[count][0] <= deadline:
+            count += 1
+        self._now = max(self._now, queue[count - 1][0]) if count == max_bytes else deadline
+        return bytes(queue.popleft()[1] for _ in range(count))
+
+    def now(self) -> float:
+        """Simulated time in seconds."""
+        return self._now
+
+    def sleep(self, seconds: float) -> None:
+        """Let simulated time pass."""
+        self._now += max(0.0, seconds)
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+    # -- device side --------------------------------------------------------------------------------------------
+    @property
+    def dropped_frames(self) -> int:
+        """Frames dropped so far (bad CRC, oversize, timed out)."""
+        return self.model.counters["dropped_frames"]
+
+    def _receive_byte(self, at: float, byte: int) -> None:
+        self.bytes_in += 1
+        frame = self._frame
+        if frame and at - self._last_byte_at > self.inter_byte_timeout_s:
+            self._drop()
+        self._last_byte_at = at
+        if not frame:
+            if byte == CMD_SYNC:
+                frame.append(byte)
+            return
+        frame.append(byte)
+        if len(frame) < _CMD_HEADER:
+            return
+        (length,) = struct.unpack_from("<H", frame, 2)
+        if length > self.info.max_payload:
+            self._drop()
+        elif len(frame) == _CMD_HEADER + length + CRC_BYTES:
+            self._complete(at)
+
+    def _complete(self, at: float) -> None:
+        try:
+            seq, payload = isa.decode_command(bytes(self._frame))
+        except ValueError:
+            self._drop()
+            return
+        self._frame.clear()
+        status, response = self.model.handle(seq, payload)
+        if self.clk_freq and payload[:1] == bytes([Opcode.RUN]) and len(response) == 4:
+            at += struct.unpack("<I", response)[0] / self.clk_freq
+        self._send(at, isa.encode_response(seq, status, response))
+
+    def _send(self, at: float, frame: bytes) -> None:
+        start = max(at, self._rsp_line_free)
+        for i, byte in enumerate(frame):
+            self._to_host.append((start + (i + 1) * self.byte_time_s, byte))
+        self._rsp_line_free = start + len(frame) * self.byte_time_s
+        self.responses += 1
+
+    def _drop(self) -> None:
+        self._frame.clear()
+        self.model.counters["dropped_frames"] += 1
