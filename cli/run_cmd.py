@@ -129,7 +129,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     target, policy, depths = _setup(args)
-    console = Console()
+    # Piped output (logs, CI) gets a width that fits the whole per-layer table, not rich's 80.
+    console = Console() if sys.stdout.isatty() else Console(width=170)
     from hwgen.host.report import top_info
 
     info = top_info(target, policy.default, depths)

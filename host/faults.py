@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.emulation.errors import ConfigError
+from hwgen.host.transports import WrappedTransport
 
 __all__ = ["DIRECTIONS", "FaultyTransport", "Faults"]
 
@@ -73,7 +74,7 @@ class Faults:
         return self.persistent or any(getattr(self, name) > 0 for name in _RATES)
 
 
-class FaultyTransport:
+class FaultyTransport(WrappedTransport):
     """Wraps a transport and damages the bytes going through it, reproducibly for a seed.
 
     Parameters
@@ -89,14 +90,10 @@ class FaultyTransport:
     """
 
     def __init__(self, inner, faults: Faults, seed: int = 0):
-        self.inner, self.faults = inner, faults
+        super().__init__(inner)
+        self.faults = faults
         self.rng = np.random.default_rng(seed)
         self.injected: Counter = Counter()
-
-    @property
-    def byte_time_s(self) -> float:
-        """The inner transport's byte time."""
-        return self.inner.byte_time_s
 
     def write(self, data: bytes) -> None:
         """Damage ``data`` (direction ``"tx"``) and pass it on, perhaps with a stall in the middle."""
@@ -116,18 +113,6 @@ class FaultyTransport:
             self.injected["rx_stall"] += 1
             self.inner.sleep(self.faults.stall_s)
         return data
-
-    def now(self) -> float:
-        """The inner transport's clock."""
-        return self.inner.now()
-
-    def sleep(self, seconds: float) -> None:
-        """Let the inner transport's time pass."""
-        self.inner.sleep(seconds)
-
-    def close(self) -> None:
-        """Close the inner transport."""
-        self.inner.close()
 
     def _damage(self, data: bytes, direction: str) -> bytes:
         f = self.faults

@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from hwgen.emulation.errors import ConfigError
 
-__all__ = ["BaseTransport", "SerialTransport", "Transport", "open_transport"]
+__all__ = ["WrappedTransport", "BaseTransport", "SerialTransport", "Transport", "open_transport"]
 
 #: URL schemes :func:`open_transport` knows.
 SCHEMES = ("serial", "emulated", "loop", "socket", "rfc2217")
@@ -60,6 +60,38 @@ class BaseTransport:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class WrappedTransport(BaseTransport):
+    """A transport that forwards everything to ``inner``: the base of transports that alter a link."""
+
+    def __init__(self, inner):
+        self.inner = inner
+
+    @property
+    def byte_time_s(self) -> float:
+        """The inner transport's byte time."""
+        return self.inner.byte_time_s
+
+    def write(self, data: bytes) -> None:
+        """Pass ``data`` on."""
+        self.inner.write(data)
+
+    def read(self, max_bytes: int, timeout_s: float) -> bytes:
+        """Read from the inner transport."""
+        return self.inner.read(max_bytes, timeout_s)
+
+    def now(self) -> float:
+        """The inner transport's clock."""
+        return self.inner.now()
+
+    def sleep(self, seconds: float) -> None:
+        """Let the inner transport's time pass."""
+        self.inner.sleep(seconds)
+
+    def close(self) -> None:
+        """Close the inner transport."""
+        self.inner.close()
 
 
 class SerialTransport(BaseTransport):

@@ -14,7 +14,7 @@ from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.isa import CMD_SYNC
 from hwgen.rtl.crc16 import Crc16
 
-__all__ = ["MAX_PAYLOAD_LIMIT", "FrameReceiver", "check_max_payload"]
+__all__ = ["COUNTER_MEMBERS", "MAX_PAYLOAD_LIMIT", "FrameReceiver", "check_max_payload", "command_members"]
 
 #: The length field is 16 bits wide.
 MAX_PAYLOAD_LIMIT = 0xFFFF
@@ -29,6 +29,22 @@ def check_max_payload(max_payload) -> int:
     if not isinstance(max_payload, int) or isinstance(max_payload, bool) or not 1 <= max_payload <= MAX_PAYLOAD_LIMIT:
         raise ConfigError("max_payload", max_payload, f"an integer in 1..{MAX_PAYLOAD_LIMIT} (bytes)")
     return max_payload
+
+
+def command_members(max_payload: int) -> dict:
+    """Signature members of the command side: a good frame waiting in the buffer and its read port."""
+    return {
+        "cmd_valid": Out(1),
+        "cmd_seq": Out(8),
+        "cmd_len": Out(16),
+        "cmd_rd_addr": In(range(max_payload)),
+        "cmd_rd_data": Out(8),
+        "cmd_done": In(1),
+    }
+
+
+#: Frame counters of the receiver (and of the link that contains it).
+COUNTER_MEMBERS = {"good_frames": Out(32), "dropped_frames": Out(32)}
 
 
 class FrameReceiver(wiring.Component):
@@ -77,17 +93,7 @@ class FrameReceiver(wiring.Component):
             self._MustUse__silence = True  # a rejected component is not one someone forgot to use
             raise
         self.timeout_cycles = timeout_cycles
-        super().__init__({
-            "i_rx": In(stream.Signature(8)),
-            "cmd_valid": Out(1),
-            "cmd_seq": Out(8),
-            "cmd_len": Out(16),
-            "cmd_rd_addr": In(range(max_payload)),
-            "cmd_rd_data": Out(8),
-            "cmd_done": In(1),
-            "good_frames": Out(32),
-            "dropped_frames": Out(32),
-        })  # fmt: skip
+        super().__init__({"i_rx": In(stream.Signature(8)), **command_members(max_payload), **COUNTER_MEMBERS})
 
     def elaborate(self, platform):
         m = Module()

@@ -11,7 +11,7 @@ from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation.errors import ConfigError
-from hwgen.rtl.frame_receiver import FrameReceiver, check_max_payload
+from hwgen.rtl.frame_receiver import COUNTER_MEMBERS, FrameReceiver, check_max_payload, command_members
 from hwgen.rtl.frame_sender import RESPONSE_HEAD, FrameSender
 from hwgen.rtl.uart import UartRx, UartTx, uart_divisor
 
@@ -110,16 +110,10 @@ class HostLink(wiring.Component):
             outside = {"i_rx": In(stream.Signature(8)), "o_tx": Out(stream.Signature(8))}
         super().__init__({
             **outside,
-            "cmd_valid": Out(1),
-            "cmd_seq": Out(8),
-            "cmd_len": Out(16),
-            "cmd_rd_addr": In(range(max_payload)),
-            "cmd_rd_data": Out(8),
-            "cmd_done": In(1),
+            **command_members(max_payload),
             "i_rsp_head": In(stream.Signature(RESPONSE_HEAD)),
             "i_rsp_data": In(stream.Signature(8)),
-            "good_frames": Out(32),
-            "dropped_frames": Out(32),
+            **COUNTER_MEMBERS,
         })  # fmt: skip
 
     def _timeout(self, timeout_cycles) -> int:

@@ -14,7 +14,7 @@ from hwgen.emulation.isa import Space, Status
 from hwgen.emulation.ops import matmul_int
 from hwgen.host.driver import CommandRejectedError, Device, DeviceError, device_formats
 from hwgen.host.emulated_device import EmulatedDevice, emulated_info
-from hwgen.host.transports import SerialTransport, Transport, open_transport
+from hwgen.host.transports import SerialTransport, Transport, WrappedTransport, open_transport
 
 INT32 = get_format("int32")
 
@@ -144,11 +144,11 @@ def test_a_new_session_is_not_mistaken_for_a_retry():
     assert second.read(Space.W, 0, 1)[0, 0] == 6
 
 
-class _Late:
+class _Late(WrappedTransport):
     """Holds back every byte of the first response to a RUN and delivers it after the retry's bytes."""
 
     def __init__(self, inner):
-        self.inner, self.byte_time_s = inner, inner.byte_time_s
+        super().__init__(inner)
         self.held, self.armed, self.delivered = b"", False, False
 
     def write(self, data):
@@ -164,15 +164,6 @@ class _Late:
             self.delivered = True
             return self.held + data
         return data
-
-    def now(self):
-        return self.inner.now()
-
-    def sleep(self, seconds):
-        self.inner.sleep(seconds)
-
-    def close(self):
-        self.inner.close()
 
 
 def test_late_response_after_a_retry_is_discarded_as_stale():

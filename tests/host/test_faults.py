@@ -13,6 +13,7 @@ from hwgen.emulation.isa import Space
 from hwgen.host.driver import Device, DeviceError
 from hwgen.host.emulated_device import EmulatedDevice, emulated_info
 from hwgen.host.faults import Faults, FaultyTransport
+from hwgen.host.transports import WrappedTransport
 
 INFO = emulated_info(4, 4, max_payload=32)  # frames of at most 38 bytes: a few faults per hundred frames
 RETRIES = 8
@@ -108,14 +109,12 @@ def test_random_fault_mixes_never_corrupt_a_result(rates, stall, directions, see
     _assert_same(_workload(dev, seed % 5), _clean(seed % 5))
 
 
-class _LoseResponses:
+class _LoseResponses(WrappedTransport):
     """Swallows every byte the device sends back while ``lose`` responses remain to be lost."""
 
     def __init__(self, inner):
-        self.inner, self.byte_time_s, self.lose = inner, inner.byte_time_s, 0
-
-    def write(self, data):
-        self.inner.write(data)
+        super().__init__(inner)
+        self.lose = 0
 
     def read(self, max_bytes, timeout_s):
         data = self.inner.read(max_bytes, timeout_s)
@@ -124,15 +123,6 @@ class _LoseResponses:
             self.inner.read(1 << 16, 0)  # the rest of that response
             return b""
         return data
-
-    def now(self):
-        return self.inner.now()
-
-    def sleep(self, seconds):
-        self.inner.sleep(seconds)
-
-    def close(self):
-        pass
 
 
 @pytest.mark.parametrize("lost", [1, 3])
@@ -197,27 +187,16 @@ def test_garbage_before_the_first_frame_in_both_directions():
     assert dev.stats.skipped_bytes >= len(junk) - 1 and emu.dropped_frames >= 1
 
 
-class _Prefixed:
+class _Prefixed(WrappedTransport):
     """Delivers ``junk`` to the host ahead of the device's first bytes."""
 
     def __init__(self, inner, junk):
-        self.inner, self.junk, self.byte_time_s = inner, junk, inner.byte_time_s
-
-    def write(self, data):
-        self.inner.write(data)
+        super().__init__(inner)
+        self.junk = junk
 
     def read(self, max_bytes, timeout_s):
         junk, self.junk = self.junk, b""
         return junk + self.inner.read(max_bytes, timeout_s)
-
-    def now(self):
-        return self.inner.now()
-
-    def sleep(self, seconds):
-        self.inner.sleep(seconds)
-
-    def close(self):
-        pass
 
 
 @pytest.mark.parametrize("seed", [0, 1])

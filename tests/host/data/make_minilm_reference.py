@@ -13,16 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-SENTENCES = [
-    "The quick brown fox jumps over the lazy dog.",
-    "A systolic array multiplies matrices with a grid of processing elements.",
-    "It rained all afternoon, so we stayed inside and played cards.",
-    "Quantisation trades a little accuracy for much smaller and faster models.",
-    "Where is the nearest train station?",
-    "She finished the marathon in under four hours despite the heat.",
-    "Transformers compute attention between every pair of tokens.",
-    "Hello!",
-]
+from hwgen.host.fidelity import SENTENCES as STUDY_SENTENCES
+
+#: The first eight sentences of the fidelity study (stored in the .npz beside the embeddings).
+SENTENCES = STUDY_SENTENCES[:8]
 
 
 def main() -> None:
