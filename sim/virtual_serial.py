@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import cocotb
@@ -32,6 +32,7 @@ __all__ = [
     "VirtualSerial",
     "build_uart_top",
     "gemm_workload",
+    "layer_workload",
     "program_workload",
     "run_driver_top",
     "throughput_workload",
@@ -253,7 +254,58 @@ def _random_payload(info: DeviceInfo, rng: np.random.Generator) -> bytes:
     return isa.write(space, addr, rng.integers(0, 256, (n, info.word_bytes(space)), dtype=np.uint8))
 
 
-_WORKLOADS = {"gemm": gemm_workload, "throughput": throughput_workload, "program": program_workload}
+#: The transformer layer of :func:`layer_workload`: a slice of MiniLM's first query projection.
+LAYER = {"layer": "layer0.attn.q", "sentence": "A cat sat.", "k": 32, "n": 4, "formats": "w=int8,a=int8,acc=int32"}
+
+
+def layer_workload(dev: Device, seed: int, layer: dict | None = None) -> dict:
+    """A MiniLM layer mapped by the host runtime, run through the driver, checked against the emulator.
+
+    The runtime quantises the sentence's activations and the layer's weights
+    (``capture_gemm_call``), the mapper turns the first ``k`` inputs by ``n`` outputs
+    of that GEMM into a WRITE/RUN/READ program for this device, the driver executes
+    it, and the result must equal :func:`hwgen.host.ir_exec.emulate_gemm` bit for bit;
+    the RUN cycles the device reports must equal the performance model's prediction
+    and the cycle counter read back with ``STATUS``.
+    """
+
+    from hwgen.host.backends import DeviceBackend
+    from hwgen.host.ir_exec import emulate_gemm
+    from hwgen.host.minilm import capture_gemm_call
+
+    spec = {**LAYER, **(layer or {})}
+    call = capture_gemm_call(spec["layer"], [spec["sentence"]], spec["formats"])
+    k, n = spec["k"], spec["n"]
+    call = replace(call, a_codes=call.a_codes[:, :k], b_codes=call.b_codes[:k, :n])
+    before = dev.status()
+    run = DeviceBackend(dev).run_layer(call)
+    after = dev.status()
+    mismatches = []
+    want = np.asarray(emulate_gemm(call), np.int64)
+    if not np.array_equal(np.asarray(run.codes, np.int64), want):
+        mismatches.append(f"{call.name}: device codes differ from emulate_gemm")
+    counted = after["total_run_cycles"] - before["total_run_cycles"]
+    if run.measured_cycles != run.predicted_cycles or counted != sum(run.measured_cycles):
+        mismatches.append(
+            f"cycles: RUN responses {sum(run.measured_cycles)}, STATUS counter {counted}, "
+            f"predicted {sum(run.predicted_cycles)}"
+        )
+    return {
+        "mismatches": mismatches,
+        "shape": [*np.shape(call.a_codes), np.shape(call.b_codes)[1]],
+        "runs": len(run.measured_cycles),
+        "cycles": sum(run.measured_cycles),
+        "predicted_cycles": sum(run.predicted_cycles),
+        "counter_cycles": counted,
+    }
+
+
+_WORKLOADS = {
+    "gemm": gemm_workload,
+    "throughput": throughput_workload,
+    "program": program_workload,
+    "layer": layer_workload,
+}
 
 
 @dataclass

@@ -33,6 +33,8 @@ SCENARIOS = [
         "seed": 9,
         "faults": {"flip": 0.004, "drop": 0.004, "duplicate": 0.004},
     },
+    {"name": "minilm layer", "workload": "layer", "seed": 10},
+    {"name": "minilm layer, faults", "workload": "layer", "seed": 11, "faults": {"flip": 0.003, "drop": 0.003}},
     {"name": "dead link", "seed": 7, "faults": {"persistent": True}, "retries": 2, "expect_error": True},
 ]
 
@@ -89,3 +91,15 @@ def test_dead_link_becomes_a_clear_error(run):
     result = run.scenario("dead link")
     assert re.search(r"PING \(seq 0\): no valid response after 3 attempt\(s\); last fault: \w", result["error"])
     assert result["stats"]["frames_sent"] == 3 and result["outcome"] == {}
+
+
+@pytest.mark.parametrize("name", ["minilm layer", "minilm layer, faults"])
+def test_runtime_maps_a_transformer_layer_through_the_driver_bit_exact(run, name):
+    # Host runtime (quantise, map, emit program) -> Device -> bit-level UART -> the bitstream's top.
+    scenario = run.scenario(name)
+    assert scenario["passed"], scenario
+    outcome = scenario["outcome"]
+    assert outcome["mismatches"] == []
+    assert outcome["runs"] > 1 and outcome["cycles"] == outcome["predicted_cycles"] == outcome["counter_cycles"]
+    if "faults" in name:
+        assert sum(scenario["injected"].values()) > 0 and scenario["stats"]["retries"] > 0
