@@ -5,6 +5,10 @@ synthesised with ``synth_ecp5 -nodsp`` (a multiplier may not hide in a DSP block
 generic two-input gates. Both the bare multipliers and the whole PEs (same stream shell and
 float32 accumulator) are reported: the accumulator adder is shared, so the whole-PE ratio is
 bounded by the adder's size.
+
+A second table breaks the e4m3 units into their arithmetic parts (the L-Mul's one adder
+and exponent re-bias against the exact unit's significand product and exponent sum); what
+the units hold beyond these parts is the special-value and policy logic they share.
 """
 
 from __future__ import annotations
@@ -17,6 +21,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from amaranth.hdl import Module, signed
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 from rich.console import Console
 from rich.table import Table
 
@@ -26,7 +33,7 @@ from hwgen.pe.fp_mac import FpMacPE, FpMul
 from hwgen.pe.lmul_pe import LMulPE, LMulUnit
 from hwgen.rtl.verilog_writer import generate_verilog
 
-__all__ = ["AreaRow", "ecp5_cells", "measure", "main"]
+__all__ = ["AreaRow", "Part", "breakdown", "ecp5_cells", "measure", "main"]
 
 #: (label, in format) of the comparisons; the accumulator is float32 throughout.
 FORMATS = (("e4m3", "float8_e4m3fn"), ("e5m2", "float8_e5m2"), ("bf16", "bfloat16"))
@@ -78,6 +85,42 @@ def _pairs():
         yield f"{label} PE", (f"FpMacPE {label}", FpMacPE(fmt, acc)), (f"LMulPE {label}", LMulPE(fmt, acc))
 
 
+class Part(wiring.Component):
+    """A two-input combinational arithmetic part, ``o = fn(a, b)``, synthesised alone."""
+
+    def __init__(self, in_shape, out_shape, fn):
+        self.fn = fn
+        super().__init__({"a": In(in_shape), "b": In(in_shape), "o": Out(out_shape)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.o.eq(self.fn(self.a, self.b))
+        return m
+
+
+def _e4m3_parts():
+    fmt = get_format("float8_e4m3fn")
+    mag, man, bias = fmt.width - 1, fmt.man_bits, fmt.bias
+    sig, exp = man + 1, fmt.exp_bits
+    return (
+        (f"L-Mul adder |a| + |b| + 1 ({mag}+{mag} bits)", Part(mag, mag + 1, lambda a, b: a + b + 1)),
+        (
+            f"L-Mul exponent re-bias E - {2 * bias + man}",
+            Part(exp + 1, signed(exp + 2), lambda a, b: a - (2 * bias + man)),
+        ),
+        (f"exact significand product ({sig}x{sig} bits)", Part(sig, 2 * sig, lambda a, b: a * b)),
+        (
+            f"exact exponent sum ea + eb - {2 * (bias + man)}",
+            Part(exp, signed(exp + 3), lambda a, b: a + b - 2 * (bias + man)),
+        ),
+    )
+
+
+def breakdown(work: Path) -> list[AreaRow]:
+    """Resources of the arithmetic parts of the e4m3 L-Mul and exact multipliers."""
+    return [measure(name, part, "part", work / f"part{i}") for i, (name, part) in enumerate(_e4m3_parts())]
+
+
 def main() -> list[tuple[AreaRow, AreaRow]]:
     """Print the table; return the (multiplier, L-Mul) row pairs."""
     console = Console()
@@ -109,7 +152,15 @@ def main() -> list[tuple[AreaRow, AreaRow]]:
                 f"{b.luts_nodsp / a.luts_nodsp:.0%}",
                 f"{b.gates / a.gates:.0%}",
             )
+        with console.status("synthesising the e4m3 parts"):
+            parts = breakdown(Path(tmp))
     console.print(table)
+    detail = Table(title="e4m3 multipliers by part (the rest of each unit is special-value and policy logic)")
+    for col in ("part", "ECP5 LUTs -nodsp", "generic gates"):
+        detail.add_column(col, justify="left" if col == "part" else "right")
+    for row in parts:
+        detail.add_row(row.unit, str(row.luts_nodsp), str(row.gates))
+    console.print(detail)
     return results
 
 

@@ -110,7 +110,7 @@ def device_info(
     Raises
     ------
     ConfigError
-        If the dataflow is output-stationary, a depth or ``max_payload`` is out of
+        If the dataflow is output-stationary, the accumulator saturates, a depth or ``max_payload`` is out of
         range, ``w_depth < rows``, or a whole scratchpad would not fit one response
         (``depth * word bytes > 65535``).
     """
@@ -118,6 +118,9 @@ def device_info(
         raise ConfigError("cfg", cfg, "an ArrayConfig")
     if cfg.dataflow not in TOP_DATAFLOWS:
         raise ConfigError("dataflow", cfg.dataflow, f"{', '.join(TOP_DATAFLOWS)} (the accelerator top)")
+    if cfg.saturates:
+        # RUN's ACCUMULATE and the host's K-tiling treat the O words as wrapping int32.
+        raise ConfigError("acc", cfg.acc, "a wrapping or float accumulator (the accelerator top), e.g. int32")
     for name, value, low in (("w_depth", w_depth, cfg.rows), ("a_depth", a_depth, 1), ("o_depth", o_depth, 1)):
         _check_int(name, value, low, _U16)
     _check_int("max_payload", max_payload, 16, _U16)

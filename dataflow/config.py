@@ -6,10 +6,10 @@ import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwgen.emulation import LMul, get_format
+from hwgen.emulation import IntFormat, LMul, get_format
 from hwgen.emulation.errors import ConfigError
 
-__all__ = ["ACCS", "ARCHS", "DATAFLOWS", "MAX_DIM", "MULS", "ArrayConfig"]
+__all__ = ["ACCS", "ARCHS", "DATAFLOWS", "MAX_DIM", "MULS", "SATURATING_ACCS", "ArrayConfig"]
 
 #: Architectures ``hwgen build --arch`` knows.
 ARCHS = ("systolic",)
@@ -18,10 +18,17 @@ DATAFLOWS = ("ws", "is", "os")
 #: Largest rows/cols: beyond it Verilator builds and wide stream payloads stop being practical.
 MAX_DIM = 64
 #: Activation/weight formats, each with the accumulators allowed for it.
-ACCS = {"int8": ("int32",), "float8_e4m3fn": ("float32",), "float8_e5m2": ("float32",), "bfloat16": ("float32",)}
+ACCS = {
+    "int8": ("int32", "int32_sat"),
+    "float8_e4m3fn": ("float32",),
+    "float8_e5m2": ("float32",),
+    "bfloat16": ("float32",),
+}
 #: Multipliers: ``"exact"`` for every dtype, the integer-add L-Mul for float dtypes.
 MULS = ("exact", "lmul")
 _INT_DTYPES = ("int8",)
+#: Integer accumulators that clamp at every addition instead of wrapping (``IntFormat(overflow="saturate")``).
+SATURATING_ACCS = {"int32_sat": IntFormat("int32_sat", 32, overflow="saturate")}
 
 
 @dataclass(frozen=True)
@@ -41,8 +48,10 @@ class ArrayConfig:
         Format name of activations and weights: ``"int8"``, ``"float8_e4m3fn"``,
         ``"float8_e5m2"`` or ``"bfloat16"``.
     acc : str
-        Format name of the accumulator: ``"int32"`` (wrapping on overflow) for
-        ``int8``, ``"float32"`` (round to nearest even at every PE) for the float dtypes.
+        Format name of the accumulator: ``"int32"`` (wrapping on overflow) or
+        ``"int32_sat"`` (saturating to [-2**31, 2**31 - 1] at every addition, in the
+        array's order) for ``int8``; ``"float32"`` (round to nearest even at every PE)
+        for the float dtypes.
     mul : str
         Multiplier: ``"exact"``, or ``"lmul"`` (float dtypes only: the integer-add
         L-Mul with the default :class:`~hwgen.emulation.LMul` policies).
@@ -95,8 +104,13 @@ class ArrayConfig:
 
     @property
     def acc_format(self):
-        """The accumulator number format object."""
-        return get_format(self.acc)
+        """The accumulator number format object (an ``IntFormat`` with ``overflow="saturate"`` for ``int32_sat``)."""
+        return SATURATING_ACCS[self.acc] if self.acc in SATURATING_ACCS else get_format(self.acc)
+
+    @property
+    def saturates(self) -> bool:
+        """True for a saturating integer accumulator: results depend on the order of the additions."""
+        return self.acc in SATURATING_ACCS
 
     @property
     def top_name(self) -> str:

@@ -29,7 +29,8 @@ class OutputStationaryArray(wiring.Component):
     already accumulates; only the next tile's last step waits for the drain.
 
     Golden model: ``hwgen.dataflow.os_model.OutputStationaryPlan.tile_outputs``
-    (``matmul_int``, or ``fp_dot`` for float dtypes, per tile). Cycles: ``OutputStationaryPlan.cycles``.
+    (``systolic_model.int_matmul``: k in order, wrapping or saturating; or ``fp_dot`` for
+    float dtypes; per tile). Cycles: ``OutputStationaryPlan.cycles``.
 
     Parameters
     ----------

@@ -7,8 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import fp_matmul, latency
-from hwgen.emulation import ops
+from hwgen.dataflow.systolic_model import fp_matmul, int_matmul, latency
 
 __all__ = ["OutputStationaryPlan", "OsTile"]
 
@@ -28,7 +27,9 @@ class OutputStationaryPlan:
     Each ``rows x cols`` tile of the result accumulates in the PEs while all K steps
     stream through: per step, ``i_act`` carries a column of ``a`` (``rows`` lanes, with
     ``last`` on step K-1) and ``i_weight`` the matching row of ``b`` (``cols`` lanes).
-    No partial sums leave the array; edge tiles are zero-padded.
+    No partial sums leave the array; edge tiles are zero-padded. Integer outputs are
+    summed over k in order (``systolic_model.int_matmul``), so a saturating
+    accumulator (``acc="int32_sat"``) equals ``hwgen.emulation.accumulate`` over K.
 
     Float dtypes: operands and results are values (float64; NaN stands for the
     canonical NaN code) and every output is ``fp_dot`` of its row and column
@@ -79,8 +80,7 @@ class OutputStationaryPlan:
         """Golden ``rows x cols`` result of every tile, in tile order (accumulator arithmetic)."""
         if self.cfg.is_float:
             return [fp_matmul(self.cfg, self._a_block(a, t), self._b_block(b, t)) for t in self.tiles]
-        acc = self.cfg.acc_format
-        return [ops.matmul_int(self._a_block(a, t), self._b_block(b, t), acc) for t in self.tiles]
+        return [int_matmul(self.cfg, self._a_block(a, t), self._b_block(b, t)) for t in self.tiles]
 
     def output_beats(self, a, b) -> list:
         """Each tile's ``rows`` result rows, ``last`` on the final one."""

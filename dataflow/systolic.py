@@ -44,8 +44,9 @@ class SystolicArray(wiring.Component):
     One operand is held in the PEs and the other streams through. A tile is ``rows``
     stationary beats (row 0 first, each loaded into the PE row of that index), then
     streamed beats until one carries ``last``. Streamed beat ``s`` yields output beat
-    ``s`` on ``o_out``: ``out[c] = sum_r streamed[r] * held[r][c]`` in the wrapping
-    accumulator (integers) or, for float dtypes, the float32 sum rounded to nearest
+    ``s`` on ``o_out``: ``out[c] = sum_r streamed[r] * held[r][c]`` in the integer
+    accumulator (wrapping, or for ``acc="int32_sat"`` saturating at every addition,
+    row 0 first) or, for float dtypes, the float32 sum rounded to nearest
     even after each row's product is added, row 0 first, starting from +0.
     Weight-stationary (``dataflow="ws"``) holds weights (``i_weight``)
     and streams activation rows (``i_act``); input-stationary (``"is"``) is the same
@@ -59,7 +60,7 @@ class SystolicArray(wiring.Component):
     choice travels with each streamed row so the switch sweeps the grid as a
     wavefront. A bank is refilled once no row in the grid still uses it.
 
-    Golden model: ``hwgen.emulation.ops.matmul_int`` (integers) or
+    Golden model: ``hwgen.dataflow.systolic_model.int_matmul`` (integers) or
     ``hwgen.emulation.fp_mac_model.fp_dot`` over the rows (floats) per tile
     (``hwgen.dataflow.systolic_model.StationaryPlan.tile_outputs``).
 

@@ -14,10 +14,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.emulation import ops
+from hwgen.emulation import accumulate, ops
 from hwgen.emulation.fp_mac_model import fp_dot
 
-__all__ = ["Beat", "StationaryPlan", "Tile", "fp_matmul", "gemm_cycles", "latency", "plan_gemm", "utilisation"]
+__all__ = [
+    "Beat",
+    "StationaryPlan",
+    "Tile",
+    "fp_matmul",
+    "gemm_cycles",
+    "int_matmul",
+    "latency",
+    "plan_gemm",
+    "utilisation",
+]
 
 #: One stream beat: lanes (integers; float64 values for float dtypes) and ``last`` (None on ports without one).
 Beat = tuple[np.ndarray, bool | None]
@@ -45,8 +55,17 @@ class StationaryPlan:
     ``m`` rows of ``a``; input-stationary runs the same datapath on the transposed
     problem ``(b.T @ a.T).T``: tiles of ``a.T`` stay, the ``n`` columns of ``b``
     stream, and each output beat is a column of the result. Tiles go N-tile outer,
-    K-tile inner; edge tiles are zero-padded; K-tile partial sums add (wrapping) on
-    the host.
+    K-tile inner; edge tiles are zero-padded; K-tile partial sums add on the host in
+    the accumulator (``assemble``).
+
+    Saturating integer accumulator (``acc="int32_sat"``): every addition clamps, so the
+    order is part of the result. Within a tile each output is the sequential
+    saturating sum down the column, row 0 (K index ``k0``) first, starting from 0
+    (``hwgen.emulation.accumulate(products, acc)``); ``assemble`` then adds the K-tile
+    partials of an output in K-tile order, again saturating at every addition. A
+    GEMM with ``k <= rows`` is therefore exactly ``accumulate`` over K in order; a
+    longer one may differ from it where a partial saturated. Zero padding adds 0,
+    which never changes a saturating sum.
 
     Float dtypes: operands and results are real values (float64 arrays holding
     values of ``dtype``/``acc``; NaN results stand for the canonical NaN code).
@@ -128,17 +147,18 @@ class StationaryPlan:
         moving, held = self._operands(a, b)
         if self.cfg.is_float:
             return [fp_matmul(self.cfg, self._moving(moving, t), self._stationary(held, t)) for t in self.tiles]
-        acc = self.cfg.acc_format
-        return [ops.matmul_int(self._moving(moving, t), self._stationary(held, t), acc) for t in self.tiles]
+        return [int_matmul(self.cfg, self._moving(moving, t), self._stationary(held, t)) for t in self.tiles]
 
     def output_beats(self, a, b) -> list[Beat]:
         """The beats ``o_out`` must produce, in order."""
         return [(row, i == self.streamed - 1) for part in self.tile_outputs(a, b) for i, row in enumerate(part)]
 
     def assemble(self, tile_outputs: list[np.ndarray]) -> np.ndarray:
-        """Sum K-tile partial results into the ``m x n`` result with accumulator wrap-around.
+        """Sum K-tile partial results into the ``m x n`` result in the accumulator.
 
-        Float dtypes have one K-tile, so the tiles are only placed side by side.
+        A wrapping accumulator wraps the total; a saturating one clamps after adding
+        each K-tile's partial, in K-tile order. Float dtypes have one K-tile, so the
+        tiles are only placed side by side.
         """
         dtype = np.float64 if self.cfg.is_float else np.int64
         out = np.zeros((self.streamed, self._width), dtype=dtype)
@@ -147,7 +167,8 @@ class StationaryPlan:
             if self.cfg.is_float:  # assigned, not added: 0.0 + -0.0 would lose the sign of a zero
                 out[:, tile.n0 : tile.n0 + width] = np.asarray(part, dtype=dtype)[:, :width]
             else:
-                out[:, tile.n0 : tile.n0 + width] += np.asarray(part, dtype=dtype)[:, :width]
+                block = out[:, tile.n0 : tile.n0 + width] + np.asarray(part, dtype=dtype)[:, :width]
+                out[:, tile.n0 : tile.n0 + width] = self.cfg.acc_format.fit(block) if self.cfg.saturates else block
         out = out if self.cfg.is_float else self.cfg.acc_format.fit(out)
         return out.T if self._transposed else out
 
@@ -198,6 +219,31 @@ def fp_matmul(cfg: ArrayConfig, a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a_codes, b_codes = (np.ascontiguousarray(x) for x in np.broadcast_arrays(rows, columns))
     codes = fp_dot(a_codes, b_codes, fmt, acc, cfg.multiplier)
     return acc.decode(codes.reshape(-1), np.float64).reshape(codes.shape)
+
+
+def int_matmul(cfg: ArrayConfig, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Integer ``a @ b`` in the array's accumulator, summing K in order (index 0 first).
+
+    A wrapping accumulator is order-free (``ops.matmul_int``); a saturating one clamps
+    every addition (``hwgen.emulation.accumulate`` in sequential order from 0), which
+    is what a column of PEs or an output-stationary PE does.
+
+    Parameters
+    ----------
+    cfg : ArrayConfig
+        An integer config.
+    a, b : numpy.ndarray of int64
+        ``(m, k)`` and ``(k, n)`` operand values.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (m, n)
+    """
+    acc = cfg.acc_format
+    if not cfg.saturates:
+        return ops.matmul_int(a, b, acc)
+    a, b = np.asarray(a, dtype=np.int64), np.asarray(b, dtype=np.int64)
+    return accumulate(a[:, :, None] * b[None, :, :], acc, "sequential", axis=1)
 
 
 def plan_gemm(cfg: ArrayConfig, m: int, k: int, n: int):

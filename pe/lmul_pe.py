@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Signal, Value
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -53,6 +53,13 @@ class LMulUnit(wiring.Component):
 
     Golden model: ``hwgen.emulation.LMul(fmt, ...)`` with the same policies.
 
+    Datapath: for FP8 one adder ``s = |a| + |b| + 2**(m - l)`` (the constant as its
+    carry-in when it is 1); ``- bias << m`` only shifts the exponent field, so it merges
+    into the constant that unbiases the output exponent, and the tests on ``r``
+    (underflow, overflow) are comparisons of ``s`` with constants built as logic, not
+    carry chains. Wider formats (bf16) keep ``r`` and chain comparisons, which measured
+    fewer LUTs there.
+
     Parameters
     ----------
     lmul : LMul
@@ -80,6 +87,7 @@ class LMulUnit(wiring.Component):
         mag_max = (1 << (f.width - 1)) - 1
         self._r_lo = -(f.bias << m)
         self._r_hi = 2 * mag_max - (f.bias << m) + self._offset
+        self._s_max = 2 * mag_max + self._offset
         exp_lo, exp_hi = (self._r_lo >> m) - f.bias - m, (self._r_hi >> m) - f.bias - m
         layout = unpacked_layout(m + 1, _signed_bits(exp_lo, exp_hi))
         super().__init__({"a": In(FormatShape(f)), "b": In(FormatShape(f)), "product": Out(layout)})
@@ -88,11 +96,82 @@ class LMulUnit(wiring.Component):
     def _offset(self) -> int:
         return 1 << (self.lmul.fmt.man_bits - self.lmul.offset_bits)
 
+    def _zero_may_overflow(self, threshold: int) -> bool:
+        """Whether a product flushed to zero can have ``s > threshold`` (else ``over`` needs no ``~zero``).
+
+        A flushed operand has an exponent field of 0 (magnitude below ``2**m``); an
+        underflow has ``r_exp <= 0``, i.e. ``s < (bias + 1) << m``. Either keeps ``s``
+        far below the overflow threshold in every supported format.
+        """
+        f = self.lmul.fmt
+        mag_max = (1 << (f.width - 1)) - 1
+        flushed = mag_max + (1 << f.man_bits) - 1 + self._offset
+        return max(flushed, ((f.bias + 1) << f.man_bits) - 1) > threshold
+
     def _overflow_policy(self) -> str:
         policy = self.lmul.overflow
         return self.lmul.fmt.resolved_overflow if policy == "format" else policy
 
     def elaborate(self, platform):
+        if self.lmul.fmt.width - 1 > _LOGIC_COMPARE_BITS:
+            return self._elaborate_chains()
+        m = Module()
+        lm, f, mb = self.lmul, self.lmul.fmt, self.lmul.fmt.man_bits
+        a, b = self.a.as_value(), self.b.as_value()
+        ua, ub = unpack_code(m, f, a), unpack_code(m, f, b)
+        # FP8: lean datapath: one adder s = |a| + |b| + offset. The "- bias << m" of r = s - (bias << m)
+        # only touches the exponent field, so it is folded into the one constant that unbiases
+        # the output exponent, and every test on r becomes a comparison of s with a constant,
+        # written as logic (no carry chain).
+        s = Signal(range(self._s_max + 1))
+        mag_a, mag_b, offset = a[: f.width - 1], b[: f.width - 1], self._offset
+        if offset == 1:  # the +1 as the carry-in of the one adder: (2a + 1) + (2b + 1) = 2 (a + b + 1)
+            m.d.comb += s.eq((Cat(1, mag_a) + Cat(1, mag_b))[1:])
+        else:
+            m.d.comb += s.eq(mag_a + mag_b + offset)
+        biased = s[mb:]  # r_exp + bias, unsigned
+        exp_a, exp_b = a[mb : f.width - 1], b[mb : f.width - 1]
+        terms = []
+        if lm.zero == "exact" and lm.subnormal == "flush":
+            terms.append(~exp_a.any() | ~exp_b.any())  # zero or subnormal: the exponent field is 0
+        else:
+            if lm.zero == "exact":
+                terms.append(~ua.sig.any() | ~ub.sig.any())
+            if lm.subnormal == "flush":
+                terms.append((~exp_a.any() & ua.sig.any()) | (~exp_b.any() & ub.sig.any()))
+        if lm.underflow == "flush":
+            terms.append(~_gt_const(biased, f.bias))  # r_exp <= 0
+        zero = Signal()
+        m.d.comb += zero.eq(Cat(*terms).any() if terms else 0)
+        threshold = f.max_code + (f.bias << mb)  # r > max_code
+        over = _gt_const(s, threshold)
+        if self._zero_may_overflow(threshold):
+            over = ~zero & over
+        zero_a, zero_b = ~ua.sig.any(), ~ub.sig.any()
+        inf_any = ua.inf | ub.inf
+        nan = ua.nan | ub.nan | (ua.inf & zero_b) | (zero_a & ub.inf)
+        policy = self._overflow_policy()
+        # An Inf operand wins over an overflow-to-NaN, as in the model (its Inf is assigned last).
+        over_nan = over & ~inf_any if policy == "nan" else 0
+        over_inf = over if policy == "inf" else 0
+        m.d.comb += [
+            self.product.sign.eq(ua.sign ^ ub.sign),
+            self.product.nan.eq(nan | over_nan),
+            self.product.inf.eq(~nan & (inf_any | over_inf)),
+            self.product.sig.eq(Cat(s[:mb], 1)),
+            self.product.exp.eq(biased - (2 * f.bias + mb)),
+        ]
+        with m.If(zero):
+            m.d.comb += self.product.sig.eq(0)
+        with m.If(over if policy == "saturate" else 0):
+            m.d.comb += [
+                self.product.sig.eq((f.max_code & ((1 << mb) - 1)) | (1 << mb)),
+                self.product.exp.eq((f.max_code >> mb) - f.bias - mb),
+            ]
+        return m
+
+    def _elaborate_chains(self) -> Module:
+        """Wide formats (bf16): r = fields + offset - (bias << m) as adders, its tests as carry chains."""
         m = Module()
         lm, f, mb = self.lmul, self.lmul.fmt, self.lmul.fmt.man_bits
         a, b = self.a.as_value(), self.b.as_value()
@@ -134,6 +213,27 @@ class LMulUnit(wiring.Component):
                 self.product.exp.eq((f.max_code >> mb) - f.bias - mb),
             ]
         return m
+
+
+#: Widest operand magnitude (bits) for the lean datapath; wider formats (bf16) measured fewer
+#: LUTs with carry-chain comparisons (``benchmarks/lmul_area.py``).
+_LOGIC_COMPARE_BITS = 8
+
+
+def _gt_const(x, k: int):
+    """``x > k`` for an unsigned value and a constant, as sum-of-products logic (no carry chain)."""
+    x = Value.cast(x)
+    if k < 0:
+        return Const(1)
+    if k >= (1 << len(x)) - 1:
+        return Const(0)
+    greater, equal = Const(0), Const(1)
+    for i in reversed(range(len(x))):
+        if (k >> i) & 1:
+            equal = equal & x[i]
+        else:
+            greater = greater | (equal & x[i])
+    return greater
 
 
 class LMulPE(FpDotPE):

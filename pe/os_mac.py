@@ -7,6 +7,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation import IntFormat
+from hwgen.pe.mac import acc_add
 from hwgen.rtl.format_shape import FormatShape
 
 __all__ = ["OsMacPE"]
@@ -18,17 +19,19 @@ class OsMacPE(wiring.Component):
     Keeps one output's running sum. Each cycle it passes ``a_in`` right and ``b_in``
     down (registered), together with the step flags that travel with ``a``: on a
     ``valid`` step it registers the product, and a cycle later ``acc = (0 if first else acc) + product`` (exact
-    product, sum wrapping to the accumulator width), and on the ``last`` step it also
-    captures that sum in ``result``, which stays until the next tile's last step, so the
-    array can drain results while the next tile accumulates. Bit-exact with
-    ``hwgen.emulation.ops.matmul_int``.
+    product; the sum wraps or saturates by ``acc.overflow``, see
+    :func:`~hwgen.pe.mac.acc_add`), and on the ``last`` step it also captures that
+    sum in ``result``, which stays until the next tile's last step, so the array can
+    drain results while the next tile accumulates. Bit-exact with
+    ``hwgen.emulation.ops.matmul_int`` (wrap) or ``hwgen.emulation.accumulate`` over
+    k in order (saturate).
 
     Parameters
     ----------
     dtype : IntFormat
         Format of both operands.
     acc : IntFormat
-        Accumulator format; wraps on overflow.
+        Accumulator format; wraps or saturates on overflow by ``acc.overflow``.
 
     Members
     -------
@@ -83,8 +86,10 @@ class OsMacPE(wiring.Component):
             first.eq(self.first_in),
             last.eq(self.last_in),
         ]
-        # Assigning the wider sum to the accumulator-width register is the wrap-around.
-        running = Mux(first, 0, acc) + product
+        # Assigning the wider sum to the accumulator-width register is the wrap-around;
+        # a saturating accumulator clamps it (acc_add).
+        running = Signal(FormatShape(self.acc))
+        m.d.comb += running.eq(acc_add(self.acc, Mux(first, 0, acc), product))
         with m.If(valid):
             m.d.sync += acc.eq(running)
             with m.If(last):

@@ -111,6 +111,8 @@ def test_parameters_are_validated():
         make_accelerator_top(cfg, clk_freq=1_000_000, baud=500_000)
     with pytest.raises(ConfigError, match="a_depth"):
         device_info(cfg, a_depth=0)
+    with pytest.raises(ConfigError, match="acc"):
+        device_info(ArrayConfig(rows=4, cols=4, acc="int32_sat"))
     assert top_name(cfg, "uart") == "accel_uart_systolic_ws_4x4_int8_int32"
     with warnings.catch_warnings():  # tops built only to read their ports are never elaborated
         warnings.simplefilter("ignore", UnusedElaboratable)

@@ -1,10 +1,18 @@
 """The generated Verilog in cocotb: random GEMMs bit-exact with the emulator, cycles equal to the formula."""
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import cocotb
+import numpy as np
 import pytest
 
 from hwgen.dataflow.build import build_design
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.sim.cocotb_runner import run_cocotb
+from hwgen.dataflow.systolic_model import plan_gemm
+from hwgen.emulation import accumulate
+from hwgen.sim.cocotb_runner import CocotbSession, load_job, run_cocotb
 from hwgen.sim.regression import DEFAULT_GEMMS, run_regression
 from hwgen.sim.toolchain import find_simulator
 
@@ -83,3 +91,48 @@ def test_a_failing_bench_is_reported_not_raised(tmp_path):
     job = {"config": wrong.to_dict(), "gemms": [[3, 2, 2]], "seed": 1, "valid_prob": 1.0, "ready_prob": 1.0}
     run = run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.systolic_bench", job, "icarus", tmp_path)
     assert not run.passed
+
+
+def saturating_operands(k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Worst-case int8 operands of a ``1 x k x 2`` GEMM that clamp an int32 sum both ways.
+
+    ``a`` is all 127; column 0 of ``b`` is all 127 (the sum climbs past ``2**31 - 1``),
+    column 1 is all -128 (down past ``-2**31``) except its last 256 steps, +127, which
+    pull it back up from the clamp: a wrapping or an unordered sum would differ.
+    """
+    a = np.full((1, k), 127)
+    b = np.full((k, 2), 127)
+    b[: k - 256, 1] = -128
+    return a, b
+
+
+@cocotb.test()
+async def saturation_regression(dut):
+    """cocotb entry (run by the simulator, not by pytest): the job's worst-case GEMM, bit-exact and on time."""
+    from hwgen.sim.systolic_bench import SystolicBench
+
+    job = load_job()
+    bench = SystolicBench(dut, ArrayConfig.from_dict(job["config"]), 1.0, 1.0, seed=0)
+    await bench.reset()
+    result = await bench.run_gemm(*saturating_operands(job["k"]))
+    Path(job["report"]).write_text(json.dumps([asdict(result)]))
+    assert result.passed, result
+
+
+def test_saturating_accumulator_clamps_bit_exact_over_long_k(tmp_path):
+    # Output-stationary keeps the whole K in the PE, so the int32 clamp happens in hardware
+    # (a ws/is column sums at most 64 products, far from 2**31; its K-tiles clamp on the host).
+    _need("verilator")
+    cfg = ArrayConfig(rows=1, cols=2, dataflow="os", acc="int32_sat")
+    k = 133_400  # 127 * 127 * 133_145 > 2**31 - 1 and 128 * 127 * 132_105 > 2**31
+    a, b = saturating_operands(k)
+    plan = plan_gemm(cfg, 1, k, 2)
+    want = accumulate(a[0][:, None] * b, cfg.acc_format, axis=0)
+    assert want[0] == 2**31 - 1 and want[1] == -(2**31) + 256 * 127 * 127  # the bench compares to this model
+    assert np.array_equal(plan.assemble(plan.tile_outputs(a, b))[0], want)
+    build = build_design(cfg, tmp_path / "rtl")
+    session = CocotbSession([build.verilog], build.manifest_data["top"], "verilator", tmp_path).build()
+    run = session.run(Path(__file__).stem, {"config": cfg.to_dict(), "k": k})
+    assert run.passed, run.log.read_text()[-3000:]
+    (result,) = run.report
+    assert result["mismatches"] == [] and result["cycles"] == result["expected_cycles"]
