@@ -17,8 +17,8 @@ from pathlib import Path
 from hwgen.emulation.errors import ConfigError
 from hwgen.fpga.board_top import BoardTop
 from hwgen.fpga.boards import Board, get_board
-from hwgen.fpga.report import SynthesisError, SynthReport, cell_counts, classify, overused, parse_pnr_report
-from hwgen.fpga.tools import ToolRun, first_error, run_tool, tool_version
+from hwgen.fpga.report import SynthesisError, SynthReport, cell_counts, classify, parse_pnr_report
+from hwgen.fpga.tools import ToolRun, first_error, run_checked, tool_version
 
 __all__ = [
     "STAGES",
@@ -207,28 +207,7 @@ def _nextpnr_args(board: Board, name: str, seed: int) -> list[str]:
 
 
 def _run(board: Board, tool: str, argv: list[str], log: Path) -> ToolRun:
-    """Run a YoWASP tool in the log's folder; raise `SynthesisError` if it is missing, fails or overfills."""
-    label = board.target.label
-    try:
-        run = run_tool(tool, argv, log, log.parent)
-    except FileNotFoundError as exc:
-        raise SynthesisError(label, str(exc)) from None
-    if not run.ok:
-        over = overused(log) if tool.startswith("nextpnr") else []
-        cause = f"design does not fit, needs {', '.join(over)}" if over else f"{tool}: {_first_error(log)}"
-        raise SynthesisError(label, cause, log)
-    return run
-
-
-def _first_error(log: Path) -> str:
-    """The tool's first error; a crash of the WebAssembly runtime shows only on the console."""
-    console = log.with_suffix(".console")
-    text = log.read_text(errors="replace") if log.is_file() else ""
-    if "ERROR:" not in text and console.is_file():
-        trap = [line.strip() for line in console.read_text(errors="replace").splitlines() if "wasm trap" in line]
-        if trap:
-            return f"crashed ({trap[-1]})"
-    return first_error(log)
+    return run_checked(tool, argv, log, board.target.label)
 
 
 def _pack(board: Board, name: str, bitstream: Path, log: Path) -> float:

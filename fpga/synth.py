@@ -9,8 +9,8 @@ from pathlib import Path
 from hwgen.emulation.errors import ConfigError
 from hwgen.fpga.devices import Target, resolve_target
 from hwgen.fpga.harness import HARNESS_TOP, harness_verilog, read_ports
-from hwgen.fpga.report import SynthesisError, SynthReport, cell_counts, classify, overused, parse_pnr_report
-from hwgen.fpga.tools import ToolRun, first_error, run_tool, tool_version
+from hwgen.fpga.report import SynthesisError, SynthReport, cell_counts, classify, parse_pnr_report
+from hwgen.fpga.tools import ToolRun, run_checked, tool_version
 
 __all__ = ["GENERIC_GATES", "Progress", "generic_gates", "synthesize"]
 
@@ -215,17 +215,7 @@ def _nextpnr(target: Target, work: Path, clock_mhz_target: float | None) -> Tool
 
 
 def _run(target: Target | None, tool: str, argv: list[str], log: Path) -> ToolRun:
-    """Run ``tool`` in the log's directory; raise `SynthesisError` if it is missing or fails."""
-    label = target.label if target else "generic gates"
-    try:
-        run = run_tool(tool, argv, log, log.parent)
-    except FileNotFoundError as exc:
-        raise SynthesisError(label, str(exc)) from None
-    if not run.ok:
-        over = overused(log) if tool.startswith("nextpnr") else []
-        cause = f"design does not fit, needs {', '.join(over)}" if over else f"{tool}: {first_error(log)}"
-        raise SynthesisError(label, cause, log)
-    return run
+    return run_checked(tool, argv, log, target.label if target else "generic gates")
 
 
 def _yosys_version(stat_json: Path) -> str | None:

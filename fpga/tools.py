@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
-__all__ = ["TOOLS", "ToolRun", "first_error", "run_tool", "tool_version"]
+__all__ = ["TOOLS", "ToolRun", "first_error", "run_checked", "run_tool", "tool_version"]
 
 #: Tool name -> (Python module, entry function, PyPI package).
 TOOLS = {
@@ -93,14 +93,43 @@ def run_tool(tool: str, argv: list[str], log: Path, cwd: Path) -> ToolRun:
 
 
 def first_error(log: Path) -> str:
-    """The first line of a Yosys/nextpnr log that holds ``ERROR:``, else its last non-empty line."""
+    """The first line of a Yosys/nextpnr log that holds ``ERROR:``, else its last non-empty line.
+
+    A crash of the WebAssembly runtime shows only on the console (``<log>.console``),
+    so a log without an error line is checked there for a ``wasm trap`` first.
+    """
     try:
         lines = [line.strip() for line in log.read_text(errors="replace").splitlines()]
     except OSError:
-        return "no log written"
+        lines = []
     for line in lines:
         # Yosys puts the source location first: "foo.v:3: ERROR: syntax error".
         if "ERROR:" in line:
             return line.removeprefix("ERROR:").strip()
+    console = log.with_suffix(".console")
+    if console.is_file():
+        trap = [line.strip() for line in console.read_text(errors="replace").splitlines() if "wasm trap" in line]
+        if trap:
+            return f"crashed ({trap[-1]})"
+    if not log.is_file():
+        return "no log written"
     tail = [line for line in lines if line]
     return tail[-1] if tail else "no output"
+
+
+def run_checked(tool: str, argv: list[str], log: Path, label: str) -> ToolRun:
+    """Run ``tool`` in the log's folder; raise ``SynthesisError`` (for ``label``) if it is missing or fails.
+
+    A nextpnr run that overfills the device names the overused resources.
+    """
+    from hwgen.fpga.report import SynthesisError, overused
+
+    try:
+        run = run_tool(tool, argv, log, log.parent)
+    except FileNotFoundError as exc:
+        raise SynthesisError(label, str(exc)) from None
+    if not run.ok:
+        over = overused(log) if tool.startswith("nextpnr") else []
+        cause = f"design does not fit, needs {', '.join(over)}" if over else f"{tool}: {first_error(log)}"
+        raise SynthesisError(label, cause, log)
+    return run

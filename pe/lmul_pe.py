@@ -147,27 +147,7 @@ class LMulUnit(wiring.Component):
         over = _gt_const(s, threshold)
         if self._zero_may_overflow(threshold):
             over = ~zero & over
-        zero_a, zero_b = ~ua.sig.any(), ~ub.sig.any()
-        inf_any = ua.inf | ub.inf
-        nan = ua.nan | ub.nan | (ua.inf & zero_b) | (zero_a & ub.inf)
-        policy = self._overflow_policy()
-        # An Inf operand wins over an overflow-to-NaN, as in the model (its Inf is assigned last).
-        over_nan = over & ~inf_any if policy == "nan" else 0
-        over_inf = over if policy == "inf" else 0
-        m.d.comb += [
-            self.product.sign.eq(ua.sign ^ ub.sign),
-            self.product.nan.eq(nan | over_nan),
-            self.product.inf.eq(~nan & (inf_any | over_inf)),
-            self.product.sig.eq(Cat(s[:mb], 1)),
-            self.product.exp.eq(biased - (2 * f.bias + mb)),
-        ]
-        with m.If(zero):
-            m.d.comb += self.product.sig.eq(0)
-        with m.If(over if policy == "saturate" else 0):
-            m.d.comb += [
-                self.product.sig.eq((f.max_code & ((1 << mb) - 1)) | (1 << mb)),
-                self.product.exp.eq((f.max_code >> mb) - f.bias - mb),
-            ]
+        self._drive_product(m, ua, ub, zero, over, Cat(s[:mb], 1), biased - (2 * f.bias + mb))
         return m
 
     def _elaborate_chains(self) -> Module:
@@ -192,6 +172,14 @@ class LMulUnit(wiring.Component):
             terms.append(~arith.is_positive(r_exp))
         m.d.comb += zero.eq(Cat(*terms).any() if terms else 0)
         over = ~zero & arith.gt_const(m, r, f.max_code, "over")
+        unbiased = arith.add_const(m, r_exp, -(f.bias + mb), "unbiased")
+        self._drive_product(m, ua, ub, zero, over, Cat(r[:mb], 1), unbiased)
+        return m
+
+    def _drive_product(self, m: Module, ua, ub, zero, over, sig, exp) -> None:
+        """Drive ``product`` from the datapath's significand and exponent and the policies' flags."""
+        f, mb = self.lmul.fmt, self.lmul.fmt.man_bits
+        zero_a, zero_b = ~ua.sig.any(), ~ub.sig.any()
         inf_any = ua.inf | ub.inf
         nan = ua.nan | ub.nan | (ua.inf & zero_b) | (zero_a & ub.inf)
         policy = self._overflow_policy()
@@ -202,8 +190,8 @@ class LMulUnit(wiring.Component):
             self.product.sign.eq(ua.sign ^ ub.sign),
             self.product.nan.eq(nan | over_nan),
             self.product.inf.eq(~nan & (inf_any | over_inf)),
-            self.product.sig.eq(Cat(r[:mb], 1)),
-            self.product.exp.eq(arith.add_const(m, r_exp, -(f.bias + mb), "unbiased")),
+            self.product.sig.eq(sig),
+            self.product.exp.eq(exp),
         ]
         with m.If(zero):
             m.d.comb += self.product.sig.eq(0)
@@ -212,7 +200,6 @@ class LMulUnit(wiring.Component):
                 self.product.sig.eq((f.max_code & ((1 << mb) - 1)) | (1 << mb)),
                 self.product.exp.eq((f.max_code >> mb) - f.bias - mb),
             ]
-        return m
 
 
 #: Widest operand magnitude (bits) for the lean datapath; wider formats (bf16) measured fewer
