@@ -6,34 +6,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
+from _unit_products import unit_products
 
 from hwgen.emulation import LMul, float8_e4m3fn, float8_e5m2
 from hwgen.emulation.fp_mac_model import exact_products
 from hwgen.pe.fp_mac import FpMul
 from hwgen.pe.lmul_pe import LMulUnit
 from hwgen.rtl.verilog_writer import generate_verilog
-
-
-def _values(unit, a_codes, b_codes) -> np.ndarray:
-    """The unit's products as values (NaN, ±Inf, ``±sig * 2**exp``) for each code pair."""
-    got = []
-
-    async def bench(ctx):
-        p = unit.product
-        for x, y in zip(a_codes.tolist(), b_codes.tolist(), strict=True):
-            ctx.set(unit.a.as_value(), x)
-            ctx.set(unit.b.as_value(), y)
-            if ctx.get(p.nan):
-                got.append(np.nan)
-                continue
-            v = np.inf if ctx.get(p.inf) else np.ldexp(float(ctx.get(p.sig)), ctx.get(p.exp))
-            got.append(-v if ctx.get(p.sign) else v)
-
-    sim = Simulator(unit)
-    sim.add_testbench(bench)
-    sim.run()
-    return np.array(got)
 
 
 @pytest.mark.slow
@@ -46,7 +25,7 @@ def test_every_operand_pair_matches_the_emulator(fmt, policies):
     lmul = LMul(fmt, **policies)
     codes = np.arange(1 << fmt.width)
     a, b = np.repeat(codes, codes.size), np.tile(codes, codes.size)
-    got, want = _values(LMulUnit(lmul), a, b), exact_products(a, b, fmt, lmul)
+    got, want = unit_products(LMulUnit(lmul), a, b), exact_products(a, b, fmt, lmul)
     np.testing.assert_array_equal(got, want)  # exact values; NaN positions equal
     finite = ~np.isnan(want)
     assert np.array_equal(np.signbit(got[finite]), np.signbit(want[finite]))
