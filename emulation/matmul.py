@@ -1,12 +1,12 @@
 """Matrix and dot products exactly as a dataflow computes them: multiplier, accumulator and order."""
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from .accumulate import Adder, check_acc, reduce_axis0, sequential_reduce_ok
+from .accumulate import Adder, check_acc, reduce_axis0
 from .errors import FormatError
+from .f32_sequential import matmul_f32_sequential
 from .float_format import FloatFormat
 from .formats import float32
 from .int_format import IntFormat
@@ -17,7 +17,6 @@ __all__ = ["dot", "matmul"]
 # Elements of the (K-chunk, rows, N) product block materialised at a time.
 _BLOCK_ELEMS = 1 << 18
 _THREADS = min(4, os.cpu_count() or 1)
-_MIN_WORK_PER_THREAD = 1 << 22  # multiply-adds; below this a thread costs more than it saves
 
 
 def _sig_stats(x: np.ndarray):
@@ -144,8 +143,9 @@ def matmul(a, b, mul="exact", acc=float32, order: str = "sequential", chunk=None
     -----
     Exact fast paths: an exact multiplier into a float32 round-to-nearest-even
     accumulator, in sequential order, with products that are exact in float32
-    (e.g. any FP8 x FP8), runs in float32 NumPy arithmetic (each addition
-    rounds exactly as the hardware adder); a wrapping integer accumulator sums
+    (e.g. any FP8 x FP8), runs in float32 NumPy arithmetic, each addition
+    rounding exactly as the hardware adder, on worker threads
+    (:mod:`~hwgen.emulation.f32_sequential`); a wrapping integer accumulator sums
     exactly in int64; ``acc="exact"`` uses a float64 product when every
     partial sum is provably exact. Everything else loops over K, vectorised
     over the M x N outputs.
@@ -158,7 +158,7 @@ def matmul(a, b, mul="exact", acc=float32, order: str = "sequential", chunk=None
     if mul == "exact" and adder.fast32 and order == "sequential" and b.shape[1] >= 8 and a.dtype.kind == "f":
         a32, b32 = _as_float32_exactly(a), _as_float32_exactly(b)
         if a32 is not None and b32 is not None and _products_exact_in_float32(a32, b32):
-            return _matmul_f32_sequential(a32, b32)
+            return matmul_f32_sequential(a32, b32, _THREADS)
     a, b = _widen(a), _widen(b)
     if mul == "exact" and isinstance(acc, IntFormat) and acc.overflow == "wrap" and a.dtype.kind == "i":
         return acc.fit(a @ b)  # int64 arithmetic wraps mod 2**64, which 2**bits divides
@@ -175,33 +175,6 @@ def _exact_matmul(a, b) -> np.ndarray:
     if finite and sa + sb <= 53 and bound < 2.0 ** (53 + qa + qb):
         return a @ b  # every partial sum is a multiple of 2**(qa+qb) below 2**53 of them: exact
     return _matmul_blocked(_Multiplier("exact", a, b), Adder("exact"), a.shape, b.shape[1], "sequential", None)
-
-
-def _matmul_f32_sequential(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    m, k = a.shape
-    n = b.shape[1]
-    at = np.ascontiguousarray(a.T)
-    out = np.empty((m, n), np.float32)
-
-    def rows(r0: int, r1: int) -> None:
-        prod = np.empty((k, n), np.float32)
-        assert sequential_reduce_ok(prod)
-        with np.errstate(over="ignore", invalid="ignore"):  # IEEE: Inf and NaN are results
-            for i in range(r0, r1):
-                # Row i: all K products, then an axis-0 reduction, which NumPy performs as
-                # out += prod[k] for k in order (float32, round to nearest even each time).
-                np.multiply(at[:, i, None], b, out=prod)
-                np.add.reduce(prod, axis=0, out=out[i])
-
-    # NumPy releases the GIL inside these loops, so row blocks run in parallel threads.
-    workers = max(1, min(_THREADS, m * k * n // _MIN_WORK_PER_THREAD))
-    if workers == 1:
-        rows(0, m)
-        return out
-    bounds = np.linspace(0, m, workers + 1).astype(int)
-    with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(rows, bounds[:-1], bounds[1:]))
-    return out
 
 
 def _matmul_blocked(mult: _Multiplier, adder: Adder, a_shape, n: int, order: str, chunk) -> np.ndarray:
