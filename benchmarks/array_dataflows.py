@@ -3,7 +3,9 @@
 The cycle counts come from each dataflow's exact cycle formula, which the test suite
 checks against RTL simulation (Amaranth and cocotb) cycle for cycle. Shapes are
 all-MiniLM-L6-v2's (hidden 384, FFN 1536, 128 tokens) and its decode-shaped M = 1
-counterparts. Run: ``python benchmarks/array_dataflows.py [--size 8 16]``.
+counterparts. The counts do not depend on the dtype (float arrays K-tile like integer
+ones; their K-tile partials add on the host). Run:
+``python benchmarks/array_dataflows.py [--size 8 16] [--dtype bfloat16]``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from hwgen.dataflow.config import DATAFLOWS, ArrayConfig
+from hwgen.dataflow.config import ACCS, DATAFLOWS, ArrayConfig
 from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm, utilisation
 
 SHAPES = {
@@ -31,8 +33,9 @@ SHAPES = {
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, nargs="+", default=[8, 16], help="square array sizes (default 8 16)")
+    parser.add_argument("--dtype", choices=list(ACCS), default="int8", help="operand format (default int8)")
     args = parser.parse_args(argv)
-    table = Table(title="systolic dataflows: cycles (utilisation) per GEMM, best marked *")
+    table = Table(title=f"systolic dataflows, {args.dtype}: cycles (utilisation) per GEMM, best marked *")
     table.add_column("GEMM MxKxN")
     columns = [(size, df) for size in args.size for df in DATAFLOWS]
     for size, df in columns:
@@ -40,7 +43,8 @@ def main(argv=None) -> int:
     for name, (m, k, n) in SHAPES.items():
         cells = []
         for size, df in columns:
-            plan = plan_gemm(ArrayConfig(rows=size, cols=size, dataflow=df), m, k, n)
+            cfg = ArrayConfig(rows=size, cols=size, dataflow=df, dtype=args.dtype, acc=ACCS[args.dtype][0])
+            plan = plan_gemm(cfg, m, k, n)
             cycles = gemm_cycles(plan)
             cells.append((cycles, f"{cycles:,} ({utilisation(plan, cycles):.0%})"))
         best = min(c for c, _ in cells)

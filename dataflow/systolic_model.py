@@ -15,7 +15,7 @@ import numpy as np
 
 from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation import accumulate, ops
-from hwgen.emulation.fp_mac_model import fp_dot
+from hwgen.emulation.fp_mac_model import fp_add, fp_dot
 
 __all__ = [
     "Beat",
@@ -69,11 +69,20 @@ class StationaryPlan:
 
     Float dtypes: operands and results are real values (float64 arrays holding
     values of ``dtype``/``acc``; NaN results stand for the canonical NaN code).
-    Each output is ``fp_dot`` of its row and column: sequential K from +0, one RNE
-    rounding per row. A float32 partial sum cannot be continued on the host with the
-    same roundings, so a float GEMM must fit one K-tile (``k <= rows``; ValueError
-    otherwise). Padded K rows hold ``+0`` in the streamed and ``-0`` in the held
-    operand: their product ``-0`` is the exact additive identity of RNE
+    K-tiles run down the columns one after another, and each tile's output is
+    ``fp_dot`` of its K slice: sequential K from +0, one RNE rounding per row, as the
+    PEs compute it. ``assemble`` then adds the K-tile partials ``p_0, p_1, ...`` of
+    an output in K-tile order, ``((p_0 + p_1) + p_2) + ...``, each addition rounded
+    once to nearest even in the accumulator (``fp_add``: the IEEE adder of the
+    accumulator format, ``x + (-x) = +0``, ``(-0) + (-0) = -0``, ``Inf - Inf`` and any
+    NaN give the canonical NaN, overflow gives ±Inf). With ``k <= rows`` there is one
+    K-tile and the result is exactly the one-pass ``fp_dot`` over K. A deeper GEMM is
+    a chunked order, not the one-pass sequential ``fp_dot``: each chunk restarts from
+    +0 and its rounded sum is added as one term, so the result can differ from the
+    one-pass sum in the last bits (small products that round away one at a time may
+    add up within a chunk) and in the sign of a zero (a ``-0`` partial plus a ``+0``
+    partial is ``+0``). Padded K rows hold ``+0`` in the streamed and ``-0`` in the
+    held operand: their product ``-0`` is the exact additive identity of RNE
     (``x + (-0) = x`` also for ``x = ±0``), so padding never changes a result.
     """
 
@@ -81,13 +90,6 @@ class StationaryPlan:
     m: int
     k: int
     n: int
-
-    def __post_init__(self):
-        if self.cfg.is_float and self.k > self.cfg.rows:
-            raise ValueError(
-                f"GEMM dimension k={self.k} is not allowed for dtype {self.cfg.dtype!r}; allowed: k <= rows "
-                f"({self.cfg.rows}): a float accumulation must run in one pass down the columns"
-            )
 
     @property
     def _transposed(self) -> bool:
@@ -157,18 +159,20 @@ class StationaryPlan:
         """Sum K-tile partial results into the ``m x n`` result in the accumulator.
 
         A wrapping accumulator wraps the total; a saturating one clamps after adding
-        each K-tile's partial, in K-tile order. Float dtypes have one K-tile, so the
-        tiles are only placed side by side.
+        each K-tile's partial, in K-tile order. A float accumulator takes the first
+        K-tile's partial as it is and adds each later one with one RNE rounding
+        (``fp_add``), in K-tile order (see the class docstring).
         """
         dtype = np.float64 if self.cfg.is_float else np.int64
         out = np.zeros((self.streamed, self._width), dtype=dtype)
         for tile, part in zip(self.tiles, tile_outputs, strict=True):
-            width = min(self.cfg.cols, self._width - tile.n0)
-            if self.cfg.is_float:  # assigned, not added: 0.0 + -0.0 would lose the sign of a zero
-                out[:, tile.n0 : tile.n0 + width] = np.asarray(part, dtype=dtype)[:, :width]
+            cols = slice(tile.n0, tile.n0 + min(self.cfg.cols, self._width - tile.n0))
+            part = np.asarray(part, dtype=dtype)[:, : cols.stop - cols.start]
+            if self.cfg.is_float:  # the first partial is assigned: +0 + -0 would lose the sign of a zero
+                out[:, cols] = part if tile.k0 == 0 else _float_add(self.cfg.acc_format, out[:, cols], part)
             else:
-                block = out[:, tile.n0 : tile.n0 + width] + np.asarray(part, dtype=dtype)[:, :width]
-                out[:, tile.n0 : tile.n0 + width] = self.cfg.acc_format.fit(block) if self.cfg.saturates else block
+                block = out[:, cols] + part
+                out[:, cols] = self.cfg.acc_format.fit(block) if self.cfg.saturates else block
         out = out if self.cfg.is_float else self.cfg.acc_format.fit(out)
         return out.T if self._transposed else out
 
@@ -196,6 +200,19 @@ class StationaryPlan:
             loads.append(load)
             ends.append(start + s - 1)
         return ends[-1] + depth + 1
+
+
+def _float_add(acc, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """``x + y`` of accumulator values (NaN: the canonical NaN) through the accumulator's IEEE adder."""
+    x_codes, y_codes = (_acc_codes(acc, np.asarray(v, np.float64).reshape(-1)) for v in (x, y))
+    return acc.decode(fp_add(x_codes, y_codes, acc), np.float64).reshape(np.shape(x))
+
+
+def _acc_codes(acc, values: np.ndarray) -> np.ndarray:
+    nan = np.isnan(values)
+    codes = acc.encode(np.where(nan, 0.0, values))
+    codes[nan] = acc.nan_code
+    return codes
 
 
 def fp_matmul(cfg: ArrayConfig, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -252,7 +269,7 @@ def plan_gemm(cfg: ArrayConfig, m: int, k: int, n: int):
     Raises
     ------
     ValueError
-        If a dimension is not a positive integer, or ``k > rows`` for a float dtype.
+        If a dimension is not a positive integer.
     """
     for name, value in (("m", m), ("k", k), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

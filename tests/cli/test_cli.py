@@ -51,7 +51,6 @@ def test_unwritable_out_exits_2_with_one_line(tmp_path):
         (["--gemm", "0x4x4"], ["--gemm 0x4x4"]),
         (["--simulator", "modelsim"], ["--simulator modelsim", "verilator, icarus"]),
         (["--backpressure", "1.5"], ["--backpressure 1.5", "between 0 and 1"]),
-        (["--dtype", "float8_e4m3fn", "--acc", "float32", "--gemm", "2x9x2"], ["--gemm 2x9x2", "k <= rows"]),
         (["--arch", "pim"], ["--arch pim", "systolic"]),
     ],
 )

@@ -112,10 +112,103 @@ def test_output_stationary_accumulates_any_k(mul):
     assert np.array_equal(expected_codes(cfg.acc_format, got.ravel()).reshape(5, 4), _direct(cfg, a, b))
 
 
-def test_float_gemm_deeper_than_the_array_is_refused():
-    with pytest.raises(ValueError, match=r"k=5 is not allowed.*k <= rows \(4\)"):
-        plan_gemm(_cfg(4, 4), 2, 5, 2)
-    assert plan_gemm(_cfg(4, 4), 2, 4, 9).k == 4
+def _chunked(cfg, a, b) -> np.ndarray:
+    """Independent oracle of a K-tiled GEMM: ``fp_dot`` of each unpadded K slice, folded in float32 NumPy."""
+    rows = cfg.rows
+    parts = [_direct(cfg, a[:, k0 : k0 + rows], b[k0 : k0 + rows]) for k0 in range(0, a.shape[1], rows)]
+    total = cfg.acc_format.decode(parts[0].ravel(), np.float32)
+    with np.errstate(over="ignore", invalid="ignore"):  # IEEE float32 adds: Inf and NaN are results
+        for part in parts[1:]:
+            total = total + cfg.acc_format.decode(part.ravel(), np.float32)
+    return expected_codes(cfg.acc_format, total.astype(np.float64)).reshape(parts[0].shape)
+
+
+@pytest.mark.parametrize(
+    ("dataflow", "dtype", "mul", "rows", "cols", "shape"),
+    [
+        ("ws", "float8_e4m3fn", "exact", 2, 2, (4, 5, 3)),
+        ("ws", "bfloat16", "lmul", 3, 2, (3, 8, 5)),
+        ("is", "float8_e5m2", "lmul", 2, 2, (3, 5, 4)),
+        ("is", "bfloat16", "exact", 3, 3, (5, 8, 2)),
+    ],
+)
+def test_k_tiled_gemm_bit_exact_and_cycles(dataflow, dtype, mul, rows, cols, shape):
+    # k = 2.5 x rows: three K-tiles, the last one padded, with NaN, ±Inf, ±max, ±min subnormal, ±0.
+    cfg = _cfg(rows, cols, dtype, mul, dataflow)
+    a, b = random_operands(cfg, *shape, np.random.default_rng(rows * shape[1]))
+    plan, outs, cycles = run_amaranth(cfg, a, b)
+    assert len(plan.tiles) == 3 * -(-(shape[2] if dataflow == "ws" else shape[0]) // cols)
+    assert check_outputs(plan, a, b, outs) == []
+    assert cycles == gemm_cycles(plan)
+    got = expected_codes(cfg.acc_format, plan.assemble(plan.tile_outputs(a, b)).ravel()).reshape(shape[0], shape[2])
+    assert np.array_equal(got, _chunked(cfg, a, b))
+
+
+@pytest.mark.parametrize("dataflow", ("ws", "is"))
+@pytest.mark.parametrize("k", range(1, 10))
+def test_k_tiled_result_is_the_chunked_sum_and_one_pass_up_to_rows(dataflow, k):
+    cfg = _cfg(3, 2, "bfloat16", "exact", dataflow)
+    a, b = random_operands(cfg, 4, k, 5, np.random.default_rng(k))
+    plan = plan_gemm(cfg, 4, k, 5)
+    got = expected_codes(cfg.acc_format, plan.assemble(plan.tile_outputs(a, b)).ravel()).reshape(4, 5)
+    assert np.array_equal(got, _chunked(cfg, a, b))
+    if k <= cfg.rows:  # one K-tile: exactly the one-pass fp_dot, as before K-tiling existed
+        assert np.array_equal(got, _direct(cfg, a, b))
+
+
+def _assembled_codes(cfg, a, b) -> list[int]:
+    plan = plan_gemm(cfg, a.shape[0], a.shape[1], b.shape[1])
+    return expected_codes(cfg.acc_format, plan.assemble(plan.tile_outputs(a, b)).ravel()).tolist()
+
+
+def test_k_tiling_is_a_chunked_order_not_the_one_pass_fp_dot():
+    cfg = _cfg(2, 1, "bfloat16", "exact")
+    t, tiny = 2.0**-12, cfg.dtype_format.min_subnormal
+    # 1 + 2**-24 + 2**-24 + 2**-24: one pass, each 2**-24 ties back to 1 (even); the second
+    # K-tile sums its two to 2**-23 first, which then survives the addition to 1.
+    a, b = np.array([[1.0, t, t, t]]), np.array([[1.0], [t], [t], [t]])
+    assert _direct(cfg, a, b).tolist() == [[0x3F80_0000]]  # 1.0
+    assert _assembled_codes(cfg, a, b) == [0x3F80_0001]  # 1 + 2**-23
+    # -tiny * tiny rounds to -0 in K-tile 0; K-tile 1 adds -0 to +0 (= +0), and -0 + +0 = +0,
+    # while one pass keeps -0 + -0 = -0.
+    a, b = np.array([[-tiny, 0.0, 0.0]]), np.array([[tiny], [-1.0], [-1.0]])
+    assert _direct(cfg, a, b).tolist() == [[0x8000_0000]]
+    assert _assembled_codes(cfg, a, b) == [0]
+
+
+def test_every_host_addition_of_k_tile_partials_rounds():
+    # Partials 1, 2**-24, 2**-24: each addition ties back to 1 (even); summing the three
+    # partials exactly and rounding once would give 1 + 2**-23.
+    cfg = _cfg(2, 1, "bfloat16", "exact")
+    t = 2.0**-12
+    a = np.array([[1.0, 0.0, t, 0.0, t, 0.0]])
+    plan = plan_gemm(cfg, 1, 6, 1)
+    assert [part.item() for part in plan.tile_outputs(a, a.T)] == [1.0, 2.0**-24, 2.0**-24]
+    assert _assembled_codes(cfg, a, a.T) == [0x3F80_0000]
+
+
+def test_k_tile_partials_add_with_the_accumulator_specials():
+    # Two K-tiles; column j's partials: (+Inf, -Inf) -> NaN, (max, max) -> +Inf (overflow on the
+    # host add), (NaN, 1) -> NaN, (-0, -0) -> -0 (each -0 an underflowed -tiny * tiny), (x, -x) -> +0.
+    cfg = _cfg(2, 5, "bfloat16", "exact")
+    big, tiny = cfg.dtype_format.max_finite, cfg.dtype_format.min_subnormal
+    a = np.array([[1.0, tiny, 1.0, tiny]])
+    b = np.array(
+        [
+            [np.inf, big, np.nan, 0.0, 1.5],
+            [0.0, 0.0, 0.0, -tiny, 0.0],
+            [-np.inf, big, 1.0, 0.0, -1.5],
+            [0.0, 0.0, 0.0, -tiny, 0.0],
+        ]
+    )
+    f32 = cfg.acc_format
+    plan = plan_gemm(cfg, 1, 4, 5)
+    partials = [expected_codes(f32, part.ravel()).tolist() for part in plan.tile_outputs(a, b)]
+    assert partials == [
+        [f32.inf_code, 0x7F7F_0000, f32.nan_code, 0x8000_0000, 0x3FC0_0000],
+        [0xFF80_0000, 0x7F7F_0000, 0x3F80_0000, 0x8000_0000, 0xBFC0_0000],
+    ]
+    assert _assembled_codes(cfg, a, b) == [f32.nan_code, f32.inf_code, f32.nan_code, 0x8000_0000, 0]
 
 
 def test_checker_catches_a_flipped_float_bit():

@@ -57,3 +57,16 @@ def test_cycle_formula_steady_state(m, period):
 def test_bad_gemm_dimension(bad):
     with pytest.raises(ValueError, match="allowed"):
         plan_gemm(ArrayConfig(), bad, 4, 4)
+
+
+@pytest.mark.parametrize("dataflow", ("ws", "is"))
+@pytest.mark.parametrize(("m", "k", "n"), [(5, 20, 9), (1, 17, 3), (12, 9, 1)])
+def test_float_plans_k_tile_and_time_like_integer_ones(dataflow, m, k, n):
+    # The float PEs keep the integer pipeline, so tiles and cycles do not depend on the dtype
+    # (the RTL tests check the float K-tiled counts against simulation cycle for cycle).
+    shape = {"rows": 4, "cols": 3, "dataflow": dataflow}
+    ints = plan_gemm(ArrayConfig(**shape), m, k, n)
+    floats = plan_gemm(ArrayConfig(**shape, dtype="bfloat16", acc="float32"), m, k, n)
+    width = n if dataflow == "ws" else m
+    assert floats.tiles == ints.tiles and len(floats.tiles) == -(-k // 4) * -(-width // 3)
+    assert gemm_cycles(floats) == gemm_cycles(ints)

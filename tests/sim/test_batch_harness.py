@@ -55,7 +55,7 @@ def test_float_gemms_bit_exact(tmp_path, simulator, dataflow, dtype, mul, stall_
     cfg = ArrayConfig(rows=4, cols=3, dataflow=dataflow, dtype=dtype, acc="float32", mul=mul)
     runner = BatchRunner(cfg, tmp_path, simulator, depth=256, stall_percent=stall_percent)
     rng = np.random.default_rng(13)
-    for shape in [(9, 4, 7), (1, 3, 5)]:  # k <= rows: a float GEMM is one K-tile
+    for shape in [(9, 4, 7), (1, 3, 5), (3, 10, 4)]:  # the last runs three K-tiles
         a, b = random_operands(cfg, *shape, rng)
         result = runner.run(a, b)
         assert result.mismatches == []

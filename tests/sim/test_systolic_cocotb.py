@@ -48,11 +48,15 @@ def test_full_rate_regression(tmp_path, simulator, dataflow, rows, cols, gemms):
         assert g["cycles"] == g["expected_cycles"]
 
 
-# Float arrays: k <= rows for ws/is (one K-tile); several tiles, K padding, the corners of random_operands.
+# Float arrays: several tiles, K padding, the corners of random_operands (NaN, ±Inf, ±max,
+# ±min subnormal, ±0; all of them in a once m * k >= 20). The GEMMs with k > rows (k = 8 on
+# 3 rows, k = 5 on 2 rows: three K-tiles, the last padded) run their K-tiles one after
+# another down the columns, each from +0; the host adds them (``StationaryPlan.assemble``).
 FLOAT_CASES = [
-    ("verilator", "ws", "float8_e4m3fn", "lmul", 3, 2, ((5, 3, 7), (1, 2, 2), (9, 3, 1))),
-    ("icarus", "is", "bfloat16", "exact", 3, 2, ((4, 3, 5), (6, 2, 1))),
+    ("verilator", "ws", "float8_e4m3fn", "lmul", 3, 2, ((5, 3, 7), (1, 2, 2), (9, 3, 1), (4, 8, 3), (2, 8, 5))),
+    ("icarus", "is", "bfloat16", "exact", 3, 2, ((4, 3, 5), (6, 2, 1), (5, 8, 3))),
     ("verilator", "os", "float8_e5m2", "exact", 2, 3, ((5, 9, 4), (1, 1, 1))),
+    ("verilator", "is", "bfloat16", "lmul", 2, 2, ((4, 5, 3), (5, 5, 1), (3, 13, 7))),
 ]
 
 
