@@ -9,7 +9,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from hwgen.emulation.pim_model import BANK_OPS, COL_OPS, COLUMN_OPS, PimConfig, PimOp
+from hwgen.emulation.pim_model import (
+    BANK_OPS,
+    BANK_READ_OPS,
+    COL_OPS,
+    COLUMN_OPS,
+    REG_OPS,
+    PimConfig,
+    PimOp,
+)
 from hwgen.pe.pim_bank import PimBank, burst_layout
 from hwgen.rtl.format_shape import FormatShape
 
@@ -58,11 +66,14 @@ class PimChannel(wiring.Component):
     Each accepted ``i_cmd`` beat is one command (``hwgen.emulation.pim_model.PimOp``):
     WR_GB, WR_BIAS, MAC_ABK, MAC_SBK, RD_MAC, RD, WR, ACT, ACT_ABK, PRE, PRE_ABK. The
     head command is accepted in the first cycle at which every ``PimTiming`` constraint
-    holds (per-bank tRP / tRAS / tRCD / tRCD_MAC counters, tCCD, tRRD, a four-slot tFAW
-    window, the read-return slot, refresh). A command that is illegal in the current
+    holds (per-bank tRP / tRAS / tRCD / tRCD_MAC counters, tCCD, tRTP, tWR, tRTW, tRRD, a
+    four-slot tFAW window, the read-return slot, refresh). A command of the other mode
+    (register mode: WR_GB, WR_BIAS, RD_MAC; bank mode: the rest) is held while the channel
+    changes mode: at the cycle it could issue, the mode flips and every command waits
+    ``tMOD`` cycles. A command that is illegal in the current
     state (MAC on a bank with no open row, ACT to an open bank, address out of range,
     unknown op) is accepted at once, does nothing and sets the sticky ``error``.
-    RD / RD_MAC results appear on ``o_out`` ``tCL`` cycles after issue and are held
+    RD / RD_MAC results appear on ``o_out`` ``tCL`` / ``tCL_MAC`` cycles after issue and are held
     until taken. Lanes and MAC registers follow ``cfg.dtype`` / ``cfg.acc`` (integer lanes
     into a wrapping register, or bfloat16 lanes into float32, see
     :class:`~hwgen.pe.pim_bank.PimBank`); the timing does not depend on them.
@@ -83,7 +94,7 @@ class PimChannel(wiring.Component):
 
     Latency
     -------
-    One command per cycle at most; RD / RD_MAC data after ``tCL`` cycles; a MAC is in
+    One command per cycle at most; RD / RD_MAC data after ``tCL`` / ``tCL_MAC`` cycles; a MAC is in
     its bank's accumulator two cycles after issue.
     """
 
@@ -113,7 +124,7 @@ class PimChannel(wiring.Component):
         c.open_row = [Signal(field_bits(cfg.rows), name=f"open_row_{b}") for b in range(cfg.banks)]
         c.sel = Signal(cfg.banks)  # one-hot of cmd.bank; 0 when out of range
         c.err, c.ok, c.issue, c.rd_busy = Signal(), Signal(), Signal(), Signal()
-        c.act = Signal()
+        c.act, c.mode_flip = Signal(), Signal()
         with m.Switch(cmd.bank):
             for b in range(cfg.banks):
                 with m.Case(b):
@@ -122,12 +133,13 @@ class PimChannel(wiring.Component):
                 m.d.comb += c.sel.eq(0)
         m.d.comb += [
             c.act.eq(c.ops[PimOp.ACT] | c.ops[PimOp.ACT_ABK]),
-            self.i_cmd.ready.eq(c.ok | c.err),
-            c.issue.eq(self.i_cmd.valid & c.ok & ~c.err),
+            self.i_cmd.ready.eq(c.ok & ~c.mode_flip | c.err),
+            c.issue.eq(self.i_cmd.valid & c.ok & ~c.err & ~c.mode_flip),
         ]
         with m.If(self.i_cmd.valid & c.err):
             m.d.sync += self.error.eq(1)
         self._legality(m, c)
+        self._mode(m, c)
         self._timers(m, c)
         self._readiness(m, c)
         self._row_state(m, c)
@@ -154,6 +166,19 @@ class PimChannel(wiring.Component):
         ]
         m.d.comb += c.err.eq(Cat(*bad).any())
 
+    def _mode(self, m: Module, c) -> None:
+        """Register / bank mode: ``c.mode_flip`` spends the head command's issue slot on a mode change."""
+        tm = self.cfg.timing
+        if not tm.tMOD:
+            c.mod_z = Const(1)
+            return
+        reg_mode = Signal()  # reset: bank mode
+        # The head command needs the other mode and could issue now: flip instead of issuing it.
+        m.d.comb += c.mode_flip.eq(self.i_cmd.valid & c.ok & ~c.err & (_any_op(c.ops, REG_OPS) ^ reg_mode))
+        with m.If(c.mode_flip):
+            m.d.sync += reg_mode.eq(~reg_mode)
+        c.mod_z = _countdown(m, "mod", c.mode_flip, tm.tMOD)
+
     def _timers(self, m: Module, c) -> None:
         """Countdown counters: a counter is 0 in the first cycle its constraint allows."""
         cfg, tm, ops = self.cfg, self.cfg.timing, c.ops
@@ -165,6 +190,8 @@ class PimChannel(wiring.Component):
         ]
         act_issue = c.issue & c.act
         c.ccd_z = _countdown(m, "ccd", c.issue & _any_op(ops, COLUMN_OPS), tm.tCCD)
+        c.rtp_z = _countdown(m, "rtp", c.issue & _any_op(ops, BANK_READ_OPS), tm.tRTP)
+        c.wr_z = _countdown(m, "wr", c.issue & ops[PimOp.WR], tm.tWR)
         c.rrd_z = _countdown(m, "rrd", act_issue, tm.tRRD)
         # tFAW: four slots in a ring; the slot the next ACT takes holds the 4th-last ACT.
         faw_sel = Signal(4, init=1)
@@ -198,7 +225,7 @@ class PimChannel(wiring.Component):
         c.rfc_z = _countdown(m, "rfc", c.ref_start, tm.tRFC)
         m.d.comb += [
             c.ref_block.eq(~timer.any() & ~c.open.any()),
-            c.ref_start.eq(self.i_cmd.valid & c.act & ~c.err & c.ref_block & c.rp_z.all() & c.rfc_z),
+            c.ref_start.eq(self.i_cmd.valid & c.act & ~c.err & c.ref_block & c.rp_z.all() & c.rfc_z & c.mod_z),
         ]
 
     def _readiness(self, m: Module, c) -> None:
@@ -206,17 +233,25 @@ class PimChannel(wiring.Component):
         ops, colz = c.ops, c.ccd_z
         bank_rcd = (c.rcd_z & c.sel).any()
         act_ok = ~c.ref_block & c.rrd_z & c.faw_ok & c.rfc_z
+        pre_ok = c.rtp_z & c.wr_z
         some_open = c.open.any()
+        # rtw_z lives in _datapath (it is loaded with the read's latency); declared here.
+        c.rtw_z = Signal()
+        wr_colz = colz & c.rtw_z
         m.d.comb += c.ok.eq(
-            (ops[PimOp.WR_GB] | ops[PimOp.WR_BIAS]) & colz
-            | ops[PimOp.MAC_ABK] & colz & c.rcd_z.all()
-            | (ops[PimOp.MAC_SBK] | ops[PimOp.WR]) & colz & bank_rcd
-            | ops[PimOp.RD] & colz & bank_rcd & ~c.rd_busy
-            | ops[PimOp.RD_MAC] & colz & ~c.rd_busy
-            | ops[PimOp.ACT] & act_ok & (c.rp_z & c.sel).any()
-            | ops[PimOp.ACT_ABK] & act_ok & c.rp_z.all()
-            | ops[PimOp.PRE] & (~(c.open & c.sel).any() | (c.ras_z & c.sel).any() & colz)
-            | ops[PimOp.PRE_ABK] & (c.ras_z | ~c.open).all() & (colz | ~some_open)
+            c.mod_z
+            & (
+                (ops[PimOp.WR_GB] | ops[PimOp.WR_BIAS]) & wr_colz
+                | ops[PimOp.MAC_ABK] & colz & c.rcd_z.all()
+                | ops[PimOp.MAC_SBK] & colz & bank_rcd
+                | ops[PimOp.WR] & wr_colz & bank_rcd
+                | ops[PimOp.RD] & colz & bank_rcd & ~c.rd_busy
+                | ops[PimOp.RD_MAC] & colz & ~c.rd_busy
+                | ops[PimOp.ACT] & act_ok & (c.rp_z & c.sel).any()
+                | ops[PimOp.ACT_ABK] & act_ok & c.rp_z.all()
+                | ops[PimOp.PRE] & (~(c.open & c.sel).any() | (c.ras_z & c.sel).any() & pre_ok)
+                | ops[PimOp.PRE_ABK] & (c.ras_z | ~c.open).all() & (pre_ok | ~some_open)
+            )
         )
 
     def _row_state(self, m: Module, c) -> None:
@@ -260,8 +295,13 @@ class PimChannel(wiring.Component):
                 m.d.sync += out.mac[b].eq(bank.acc)
             with m.If(rd_capture & rd_sel[b]):
                 m.d.sync += out.data.eq(bank.rdata)
+        tm = cfg.timing
         read = c.issue & (ops[PimOp.RD] | ops[PimOp.RD_MAC])
-        latency_z = _countdown(m, "tcl", read, cfg.timing.tCL)
+        is_mac = ops[PimOp.RD_MAC]
+        latency_z = _countdown(m, "tcl", read, max(tm.tCL, tm.tCL_MAC), Mux(is_mac, tm.tCL_MAC - 1, tm.tCL - 1))
+        # Read-to-write turnaround, counted from the read's data beat (latency + tRTW >= 1).
+        rtw_load = Mux(is_mac, tm.tCL_MAC + tm.tRTW - 1, tm.tCL + tm.tRTW - 1)
+        m.d.comb += c.rtw_z.eq(_countdown(m, "rtw", read, max(tm.tCL, tm.tCL_MAC) + tm.tRTW, rtw_load))
         with m.If(read):
             m.d.sync += [c.rd_busy.eq(1), out.op.eq(cmd.op)]
         with m.Elif(self.o_out.valid & self.o_out.ready):

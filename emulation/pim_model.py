@@ -11,8 +11,8 @@ import numpy as np
 from .errors import ConfigError
 from .float_format import FloatFormat
 from .formats import get_format
-from .fp_mac_model import _canonical, _round_add, exact_products
 from .int_format import IntFormat
+from .pim_lanes import float_mac, lane_tree
 
 __all__ = [
     "PimCommand",
@@ -23,6 +23,7 @@ __all__ = [
     "PimOutput",
     "PimRun",
     "PimTiming",
+    "REG_OPS",
     "float_mac",
     "lane_tree",
     "run_program",
@@ -44,12 +45,19 @@ def _check_int(field: str, value, lo: int, hi: int | None = None) -> None:
         raise ConfigError(field, value, f"an integer from {lo}" + (f" to {hi}" if hi is not None else " up"))
 
 
+#: Smallest allowed value of the timing fields that may not be 1 (the rest: >= 1).
+_TIMING_MIN = {"tCCD": 2, "tCL": 2, "tRTP": 2, "tRTW": 0, "tMOD": 0}
+
+
 @dataclass(frozen=True)
 class PimTiming:
     """DRAM timing of one channel in controller clock cycles (defaults: GDDR6-AiM at tCK 0.5 ns).
 
     Every constraint is "cycle of command B >= cycle of command A + t". The controller
-    issues at most one command per cycle, in order.
+    issues at most one command per cycle, in order. The defaults are the
+    ``GDDR6_AiM_timing`` preset of SK hynix's AiM simulator (Ramulator 2.0 based;
+    ``src/dram/impl/GDDR6.cpp`` of github.com/arkhadem/aim_simulator and its fork
+    cornell-m3/aim_simulator), with AiM's ``nRCDRDMAC`` as ``tRCD_MAC`` and ``nRRDL`` as ``tRRD``.
 
     Parameters
     ----------
@@ -69,7 +77,22 @@ class PimTiming:
     tFAW : int
         At most four ACT / ACT_ABK in any ``tFAW`` window.
     tCL : int
-        RD / RD_MAC issue to its data on ``o_out`` (>= 2).
+        RD issue to its data on ``o_out`` (>= 2).
+    tCL_MAC : int
+        RD_MAC issue to its data on ``o_out`` (AiM: register read ``nCLREG + nBL`` = 0 + 2).
+    tRTP : int
+        MAC_ABK / MAC_SBK / RD to PRE / PRE_ABK (AiM ``nRTP``; >= 2: the MAC pipeline is two cycles deep).
+    tWR : int
+        WR to PRE / PRE_ABK, write recovery (AiM ``nCWL + nBL + nWR`` = 6 + 2 + 33).
+    tRTW : int
+        Read-to-write bus turnaround: a WR / WR_GB / WR_BIAS issues at the earliest ``tRTW``
+        cycles after the previous RD / RD_MAC data beat (AiM RDMAC16 to WRMAC16 is
+        ``nCLREG + nBL + 3 - nCWLREG + nWPRE`` = 5 after issue, i.e. 3 after the data).
+    tMOD : int
+        Mode change (AiM ``TMOD``, ``nMODCH``). WR_GB, WR_BIAS and RD_MAC run in register
+        mode, every other command in bank mode (the mode after reset). A command whose
+        mode differs from the current one first spends its would-be issue cycle on a
+        mode change, then waits ``tMOD`` cycles more. 0: no modes, no mode changes.
     refresh : bool
         Perform all-bank refreshes.
     tREFI : int
@@ -86,6 +109,11 @@ class PimTiming:
     tRRD: int = 11  # noqa: N815
     tFAW: int = 42  # noqa: N815
     tCL: int = 50  # noqa: N815
+    tCL_MAC: int = 2  # noqa: N815
+    tRTP: int = 12  # noqa: N815
+    tWR: int = 41  # noqa: N815
+    tRTW: int = 3  # noqa: N815
+    tMOD: int = 32  # noqa: N815
     refresh: bool = True
     tREFI: int = 3333  # noqa: N815
     tRFC: int = 210  # noqa: N815
@@ -93,9 +121,8 @@ class PimTiming:
     def __post_init__(self):
         for f in dataclasses.fields(self):
             if f.name != "refresh":
-                _check_int(f.name, getattr(self, f.name), 1, 1 << 16)
-        _check_int("tCCD", self.tCCD, 2, 1 << 16)
-        _check_int("tCL", self.tCL, 2, 1 << 16)
+                lo = _TIMING_MIN.get(f.name, 1)
+                _check_int(f.name, getattr(self, f.name), lo, 1 << 16)
         if not isinstance(self.refresh, bool):
             raise ConfigError("refresh", self.refresh, "True or False")
         if self.tREFI <= self.tRFC + self.tRP:
@@ -211,6 +238,12 @@ COLUMN_OPS = frozenset({PimOp.WR_GB, PimOp.WR_BIAS, PimOp.MAC_ABK, PimOp.MAC_SBK
 BANK_OPS = frozenset({PimOp.MAC_SBK, PimOp.RD, PimOp.WR, PimOp.ACT, PimOp.PRE})
 #: Commands with a column address.
 COL_OPS = frozenset({PimOp.WR_GB, PimOp.MAC_ABK, PimOp.MAC_SBK, PimOp.RD, PimOp.WR})
+#: Commands that run in register mode (AiM's ``require_reg_RW_mod`` ISRs); the rest run in bank mode.
+REG_OPS = frozenset({PimOp.WR_GB, PimOp.WR_BIAS, PimOp.RD_MAC})
+#: Commands that read a bank's row (tRTP to a PRE).
+BANK_READ_OPS = frozenset({PimOp.MAC_ABK, PimOp.MAC_SBK, PimOp.RD})
+#: Commands that drive write data onto the channel (tRTW after a read's data).
+WRITE_OPS = frozenset({PimOp.WR, PimOp.WR_GB, PimOp.WR_BIAS})
 
 
 @dataclass(frozen=True)
@@ -328,11 +361,12 @@ class PimOutput:
 
 @dataclass(frozen=True)
 class PimRun:
-    """What a program did: the issue cycle of every command, the output beats, refreshes."""
+    """What a program did: the issue cycle of every command, the output beats, refreshes, mode changes."""
 
     issue_cycles: list[int]
     outputs: list[PimOutput]
     refreshes: list[int]
+    mode_changes: list[int] = dataclasses.field(default_factory=list)
 
     @property
     def cycles(self) -> int:
@@ -356,7 +390,13 @@ class PimModel:
     Rules beyond the plain "B >= A + t" constraints:
 
     * a RD / RD_MAC issues only when the previous read's data has left: at the earliest
-      ``tCL + 1`` cycles after the previous read;
+      its latency (``tCL`` or ``tCL_MAC``) + 1 cycles after the previous read;
+    * mode changes (``tMOD > 0``): a command whose mode (register mode for WR_GB, WR_BIAS,
+      RD_MAC; bank mode otherwise, and after reset) differs from the channel's starts a
+      mode change at the cycle it could otherwise issue (listed in ``PimRun.mode_changes``)
+      and issues at the first cycle from ``tMOD`` later at which every constraint holds
+      (a refresh due before an ACT that needs a mode change goes first: the ACT could not
+      issue before it; no refresh starts during a mode change);
     * a refresh becomes due ``tREFI`` cycles after reset and after every refresh start.
       It is performed when the head command is ACT / ACT_ABK, every bank is closed and the
       refresh is due by the cycle the ACT could issue: it starts at the first cycle when
@@ -383,6 +423,11 @@ class PimModel:
         self.faw = [0, 0, 0, 0]  # ring of the last four ACT cycles + tFAW
         self.faw_ptr = 0
         self.rd_free = 0
+        self.rtp = 0  # first cycle a PRE may issue after the last bank read
+        self.wr_rec = 0  # ... after the last WR
+        self.rtw = 0  # first cycle a write may issue after the last read's data
+        self.reg_mode = False
+        self.mod_ready = 0  # first cycle any command may issue after a mode change
         self.ref_due = cfg.timing.tREFI
         self.ref_end = 0
         self.next_cycle = 0
@@ -406,16 +451,23 @@ class PimModel:
             If a command is malformed, addresses outside the config, or needs a bank
             state it does not have (e.g. MAC on a bank with no open row).
         """
-        issues, outputs, refreshes = [], [], []
+        issues, outputs, refreshes, modes = [], [], [], []
+        tm = self.cfg.timing
         for index, cmd in enumerate(commands):
             if not isinstance(cmd, PimCommand):
                 raise PimCommandError(index, cmd, "not a PimCommand")
             self._check(index, cmd)
             t = self._issue_cycle(cmd, refreshes)
+            if tm.tMOD and (cmd.op in REG_OPS) != self.reg_mode:
+                # The mode change takes the command's issue slot; constraints are re-checked after it.
+                modes.append(t)
+                self.reg_mode = not self.reg_mode
+                self.mod_ready = t + tm.tMOD
+                t = self._issue_cycle(cmd, refreshes)
             self._apply(cmd, t, outputs)
             issues.append(t)
             self.next_cycle = t + 1
-        return PimRun(issues, outputs, refreshes)
+        return PimRun(issues, outputs, refreshes, modes)
 
     def _check(self, index: int, cmd: PimCommand) -> None:
         cfg, op = self.cfg, cmd.op
@@ -447,19 +499,23 @@ class PimModel:
 
     def _issue_cycle(self, cmd: PimCommand, refreshes: list[int]) -> int:
         op = cmd.op
-        t = self.next_cycle
+        t = max(self.next_cycle, self.mod_ready)
         if op in COLUMN_OPS:
             t = max(t, self.col_ready)
         if op in (PimOp.RD, PimOp.RD_MAC):
             t = max(t, self.rd_free)
+        if op in WRITE_OPS:
+            t = max(t, self.rtw)
         if op in (PimOp.RD, PimOp.WR, PimOp.MAC_SBK):
             t = max(t, self.rcd[cmd.bank])
         if op == PimOp.MAC_ABK:
             t = max(t, *self.rcd)
         if op == PimOp.PRE and self.open_row[cmd.bank] is not None:
-            t = max(t, self.ras[cmd.bank], self.col_ready)
+            t = max(t, self.ras[cmd.bank], self.rtp, self.wr_rec)
         if op == PimOp.PRE_ABK and any(r is not None for r in self.open_row):
-            t = max(t, self.col_ready, *(s for s, r in zip(self.ras, self.open_row, strict=True) if r is not None))
+            t = max(
+                t, self.rtp, self.wr_rec, *(s for s, r in zip(self.ras, self.open_row, strict=True) if r is not None)
+            )
         if op in (PimOp.ACT, PimOp.ACT_ABK):
             t = self._act_cycle(cmd, t, refreshes)
         return t
@@ -481,6 +537,10 @@ class PimModel:
         op, tm, cfg = cmd.op, self.cfg.timing, self.cfg
         if op in COLUMN_OPS:
             self.col_ready = t + tm.tCCD
+        if op in BANK_READ_OPS:
+            self.rtp = t + tm.tRTP
+        if op == PimOp.WR:
+            self.wr_rec = t + tm.tWR
         if op in (PimOp.ACT, PimOp.ACT_ABK):
             banks = [cmd.bank] if op == PimOp.ACT else range(cfg.banks)
             trcd = tm.tRCD if op == PimOp.ACT else tm.tRCD_MAC
@@ -496,8 +556,10 @@ class PimModel:
                     self.open_row[b] = None
                     self.rp[b] = t + tm.tRP
         elif op in (PimOp.RD, PimOp.RD_MAC):
-            self.rd_free = t + tm.tCL + 1
-            outputs.append(PimOutput(t + tm.tCL, op, self._read(cmd)))
+            latency = tm.tCL_MAC if op == PimOp.RD_MAC else tm.tCL
+            self.rd_free = t + latency + 1
+            self.rtw = t + latency + tm.tRTW
+            outputs.append(PimOutput(t + latency, op, self._read(cmd)))
         elif self.values:
             self._compute(cmd)
 
@@ -538,64 +600,6 @@ def _check_values(fail, name: str, values, count: int, fmt: IntFormat | FloatFor
     if bad:
         kind = f"a {fmt.name} code" if isinstance(fmt, FloatFormat) else f"{fmt.name}"
         fail(f"{name} value {bad[0]} does not fit {kind}; allowed: {lo}..{hi}")
-
-
-def lane_tree(products: np.ndarray, acc_fmt: FloatFormat) -> np.ndarray:
-    """Sum exact lane products along the last axis with the MAC lanes' fixed adder tree.
-
-    Level by level, adjacent nodes ``(0, 1), (2, 3), ...`` are added with one RNE rounding
-    into ``acc_fmt`` each (the leaves are the exact products, so a leaf pair is a single
-    rounding of ``p0 + p1``); an odd last node is carried up to the next level unchanged.
-    One lane is the exact product itself. Golden model of the tree in
-    ``hwgen.pe.pim_bank.PimFloatDot``.
-
-    Parameters
-    ----------
-    products : numpy.ndarray of float64, shape (..., lanes)
-        Exact values (NaN / ±Inf allowed).
-    acc_fmt : FloatFormat
-
-    Returns
-    -------
-    numpy.ndarray of float64, shape (...)
-        Values of ``acc_fmt`` (or the exact product when ``lanes == 1``); NaN not canonicalised.
-    """
-    nodes = [products[..., i] for i in range(products.shape[-1])]
-    while len(nodes) > 1:
-        pairs = [_round_add(acc_fmt, nodes[i], nodes[i + 1]) for i in range(0, len(nodes) - 1, 2)]
-        nodes = pairs + nodes[len(pairs) * 2 :]
-    return nodes[0]
-
-
-def float_mac(acc_codes, w_codes, x_codes, in_fmt: FloatFormat, acc_fmt: FloatFormat) -> np.ndarray:
-    """One float MAC column command: ``acc = RNE_acc(acc + lane_tree(w * x))``; codes in and out.
-
-    Products ``w[l] * x[l]`` are exact (a bfloat16 x bfloat16 product has at most 16
-    significant bits; it is *not* rounded to float32 on its own, so products below the
-    float32 range still add up in the tree), summed by :func:`lane_tree`, then added to
-    the register with one more RNE rounding. ``x + (-x)`` is +0, ``(-0) + (-0)`` is -0,
-    overflow gives ±Inf, ``Inf * 0`` and ``Inf - Inf`` give NaN, and every NaN result is
-    the canonical ``acc_fmt.nan_code`` (a NaN bias code is kept until the next MAC).
-
-    Parameters
-    ----------
-    acc_codes : array_like of int, shape (banks,)
-        Register codes of ``acc_fmt``.
-    w_codes : array_like of int, shape (banks, lanes)
-    x_codes : array_like of int, shape (lanes,)
-        Codes of ``in_fmt`` (weights of each bank, global-buffer burst).
-    in_fmt, acc_fmt : FloatFormat
-
-    Returns
-    -------
-    numpy.ndarray of int64, shape (banks,)
-        New register codes.
-    """
-    w = np.atleast_2d(np.asarray(w_codes, dtype=np.int64))
-    x = np.broadcast_to(np.asarray(x_codes, dtype=np.int64), w.shape)
-    p = exact_products(w, x, in_fmt)
-    acc = acc_fmt.decode(np.asarray(acc_codes, dtype=np.int64).reshape(-1), np.float64)
-    return _canonical(acc_fmt, _round_add(acc_fmt, acc, lane_tree(p, acc_fmt))).astype(np.int64)
 
 
 def run_program(cfg: PimConfig, commands, values: bool = True) -> PimRun:

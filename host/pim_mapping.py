@@ -278,16 +278,24 @@ def gemv_cycles(layout: GemvLayout) -> int:
 
 
 def calibration_commands(cfg: PimConfig, rounds: int = 10, columns: int = 64) -> list[PimCommand]:
-    """``rounds`` x (WR_BIAS, ACT_ABK, ``columns`` x MAC_ABK, PRE_ABK, RD_MAC) on one channel.
+    """``rounds`` x (WR_BIAS, MAC_ABK over ``columns`` columns of row ``r``, RD_MAC) on one channel.
 
-    The AiM simulator's calibration case (its MAC_ABK with opsize ``columns`` unrolls
-    into the ACT_ABK / MAC_ABK / PRE_ABK sequence here).
+    The AiM simulator's calibration case, unrolled as its DRAM controller unrolls it:
+    round ``r`` is WR_BIAS, then the MAC_ABK ISR's prerequisites (PRE_ABK closing the
+    previous round's row, which stays open until then; ACT_ABK of row ``r``), ``columns``
+    MAC_ABK, then RD_MAC. The mode changes between them are the channel's own
+    (``PimTiming.tMOD``). Rows wrap at ``cfg.rows``.
     """
-    if not 1 <= columns <= cfg.cols:
+    if not isinstance(columns, int) or not 1 <= columns <= cfg.cols:
         raise ConfigError("columns", columns, f"an integer from 1 to cols={cfg.cols}")
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
+        raise ConfigError("rounds", rounds, "an integer >= 1")
     cmds = []
     for r in range(rounds):
-        cmds += [PimCommand.wr_bias([0] * cfg.banks), PimCommand.act_abk(r % cfg.rows)]
+        cmds.append(PimCommand.wr_bias([0] * cfg.banks))
+        if r:
+            cmds.append(PimCommand.pre_abk())
+        cmds.append(PimCommand.act_abk(r % cfg.rows))
         cmds += [PimCommand.mac_abk(c) for c in range(columns)]
-        cmds += [PimCommand.pre_abk(), PimCommand.rd_mac()]
+        cmds.append(PimCommand.rd_mac())
     return cmds

@@ -16,5 +16,5 @@ def test_pim_gemv_script_prints_tables():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    assert "2,181" in proc.stdout and "2,860" in proc.stdout
+    assert "2,858" in proc.stdout and "2,860" in proc.stdout and "ISR_EOC" in proc.stdout
     assert "systolic 16x16" in proc.stdout and "PIM 2 channel" in proc.stdout

@@ -12,7 +12,24 @@ from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimTiming, f
 from hwgen.host.pim_mapping import output_codes, pack_command, plan_gemv, unpack_output
 from hwgen.pe.pim_bank import PimFloatDot
 
-FAST = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tCCD=2, tRRD=3, tFAW=16, tCL=4, refresh=True, tREFI=90, tRFC=9)
+FAST = PimTiming(
+    tRCD=5,
+    tRCD_MAC=7,
+    tRP=4,
+    tRAS=9,
+    tCCD=2,
+    tRRD=3,
+    tFAW=16,
+    tCL=4,
+    tCL_MAC=2,
+    tRTP=3,
+    tWR=5,
+    tRTW=2,
+    tMOD=3,
+    refresh=True,
+    tREFI=90,
+    tRFC=9,
+)
 
 
 def run_amaranth(cfg, commands, valid_prob=1.0, ready_prob=1.0, seed=0, reads=None):
@@ -121,7 +138,24 @@ def test_every_command_kind_and_int16_accumulator():
 
 
 def test_refresh_off_has_no_refresh():
-    timing = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tRRD=3, tFAW=11, tCL=4, refresh=False, tREFI=90, tRFC=9)
+    # No modes, the shortest register read and no turnaround: the other branches of the RTL.
+    timing = PimTiming(
+        tRCD=5,
+        tRCD_MAC=7,
+        tRP=4,
+        tRAS=9,
+        tRRD=3,
+        tFAW=11,
+        tCL=4,
+        tCL_MAC=1,
+        tRTW=0,
+        tMOD=0,
+        tRTP=2,
+        tWR=1,
+        refresh=False,
+        tREFI=90,
+        tRFC=9,
+    )
     cfg = PimConfig(banks=2, rows=8, cols=4, lanes=4, timing=timing)
     _, _, _, cmds = _gemv_program(cfg, 4, 16, seed=3)
     assert check_against_model(cfg, cmds).refreshes == []

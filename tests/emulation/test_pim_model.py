@@ -18,13 +18,33 @@ from hwgen.emulation.pim_model import (
     run_program,
 )
 
-T = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tCCD=2, tRRD=3, tFAW=16, tCL=4, refresh=False)
+# No modes, bank-read / write recovery and read latencies equal to tCCD / tCL: the hand cycles below
+# only follow the base rules; the AiM rules have their own tests.
+T = PimTiming(
+    tRCD=5,
+    tRCD_MAC=7,
+    tRP=4,
+    tRAS=9,
+    tCCD=2,
+    tRRD=3,
+    tFAW=16,
+    tCL=4,
+    tCL_MAC=4,
+    tRTP=2,
+    tWR=2,
+    tRTW=0,
+    tMOD=0,
+    refresh=False,
+)
 C = PimCommand
 
 
 def test_defaults_are_aim_timing():
     t = PimTiming()
     assert (t.tRCD_MAC, t.tRP, t.tRAS, t.tCCD, t.tCL, t.tRRD, t.tFAW) == (56, 32, 54, 2, 50, 11, 42)
+    # AiM simulator GDDR6_AiM_timing: nRTP 12, nCWL + nBL + nWR = 6 + 2 + 33, nCLREG + nBL = 0 + 2,
+    # RDMAC16 -> WRMAC16 5 after issue = 3 after the data, nMODCH 32.
+    assert (t.tRTP, t.tWR, t.tCL_MAC, t.tRTW, t.tMOD) == (12, 41, 2, 3, 32)
     assert PimConfig().banks == 16 and PimConfig().lanes == 16
 
 
@@ -52,6 +72,12 @@ def test_config_errors_name_the_field(kwargs, field):
         ({"tCCD": 1}, "tCCD"),
         ({"tCL": 1}, "tCL"),
         ({"tRP": 0}, "tRP"),
+        ({"tRTP": 1}, "tRTP"),
+        ({"tCL_MAC": 0}, "tCL_MAC"),
+        ({"tWR": 0}, "tWR"),
+        ({"tRTW": -1}, "tRTW"),
+        ({"tMOD": -1}, "tMOD"),
+        ({"tMOD": 2.0}, "tMOD"),
         ({"refresh": 1}, "refresh"),
         ({"tREFI": 240}, "tREFI"),
     ],
@@ -96,6 +122,37 @@ def test_all_bank_rules_by_hand():
     run = run_program(cfg, prog)
     # MAC waits tRCD_MAC (1 + 7), PRE_ABK waits tRAS (1 + 9), ACT_ABK tRP (10 + 4), PRE tRAS (14 + 9)
     assert run.issue_cycles == [0, 1, 8, 10, 12, 16, 25]
+
+
+def test_mode_changes_by_hand():
+    timing = dataclasses.replace(T, tMOD=6)
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=1, timing=timing)
+    prog = [C.wr_gb(0, [1]), C.wr_bias([0, 0]), C.act_abk(0), C.mac_abk(0), C.pre(0), C.rd_mac(), C.wr_bias([1, 1])]
+    run = run_program(cfg, prog)
+    # After reset the channel is in bank mode: WR_GB flips at 0 and issues at 6; WR_BIAS stays
+    # in register mode (tCCD -> 8); ACT_ABK flips at 9 -> 15; MAC tRCD_MAC -> 22; PRE (bank
+    # mode) tRAS -> 24; RD_MAC flips at 25 -> 31; WR_BIAS needs no flip, waits for the
+    # RD_MAC data (tCL_MAC) + tRTW -> 35.
+    assert run.mode_changes == [0, 9, 25]
+    assert run.issue_cycles == [6, 8, 15, 22, 24, 31, 31 + timing.tCL_MAC + timing.tRTW]
+    assert [o.cycle for o in run.outputs] == [31 + timing.tCL_MAC]
+    off = run_program(dataclasses.replace(cfg, timing=T), prog)
+    assert off.mode_changes == [] and off.issue_cycles == [0, 2, 3, 10, 12, 13, 17]
+
+
+def test_bank_read_write_recovery_and_turnaround_by_hand():
+    timing = dataclasses.replace(T, tRTP=6, tWR=9, tRTW=3, tCL_MAC=2)
+    cfg = PimConfig(banks=2, rows=4, cols=2, lanes=1, timing=timing)
+    prog = [C.act(0, 0), C.act(1, 0), C.mac_sbk(0, 0), C.pre(0), C.wr(1, 0, [1]), C.pre(1)]
+    run = run_program(cfg, prog)
+    # ACT 0, 3; MAC tRCD -> 5; PRE(0) tRAS 9 vs tRTP 5 + 6 = 11; WR(1) 12; PRE(1) tWR 12 + 9 = 21
+    assert run.issue_cycles == [0, 3, 5, 11, 12, 21]
+    prog = [C.act(0, 0), C.rd(0, 0), C.wr(0, 1, [1]), C.rd_mac(), C.wr_bias([0, 0]), C.wr_gb(0, [2])]
+    run = run_program(cfg, prog)
+    # RD at 5 (data 9) -> WR at 9 + tRTW = 12; RD_MAC read slot 5 + tCL + 1 = 10 -> 14 (tCCD);
+    # data 16 -> WR_BIAS 19; WR_GB tCCD -> 21
+    assert run.issue_cycles == [0, 5, 12, 14, 19, 21]
+    assert [o.cycle for o in run.outputs] == [9, 16]
 
 
 def test_refresh_before_act_when_due_and_all_closed():

@@ -7,7 +7,24 @@ from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.pim_model import PimCommand, PimConfig, PimModel, PimOp, PimTiming, run_program
 from hwgen.host.pim_mapping import calibration_commands, gemv_cycles, pack_command, plan_gemv, unpack_output
 
-T = PimTiming(tRCD=5, tRCD_MAC=7, tRP=4, tRAS=9, tCCD=2, tRRD=3, tFAW=16, tCL=4, refresh=True, tREFI=90, tRFC=9)
+T = PimTiming(
+    tRCD=5,
+    tRCD_MAC=7,
+    tRP=4,
+    tRAS=9,
+    tCCD=2,
+    tRRD=3,
+    tFAW=16,
+    tCL=4,
+    tCL_MAC=2,
+    tRTP=3,
+    tWR=5,
+    tRTW=2,
+    tMOD=3,
+    refresh=True,
+    tREFI=90,
+    tRFC=9,
+)
 
 
 def _run_gemv(cfg, n, k, channels, seed):
@@ -137,22 +154,50 @@ def test_operand_shape_errors():
         layout.weight_commands(np.zeros((3, 3)), 0)
 
 
-def test_calibration_case_cycle_formula():
+def test_calibration_case_follows_the_aim_simulator_command_by_command():
+    # The AiM simulator's controller on this case (10 x WR_BIAS, MAC_ABK opsize 64, RD_MAC):
+    # TMOD before WR_BIAS (reset is bank mode), WRMAC16, TMOD, [PREA of the previous row], ACT16,
+    # 64 MAC16, TMOD, RDMAC16; every TMOD takes the slot at which its command was ready.
     cfg = PimConfig()
     t, n = cfg.timing, 64
-    run = run_program(cfg, calibration_commands(cfg, rounds=10, columns=n))
-    # First ACT_ABK at 1; a round is ACT -> tRCD_MAC -> n MACs tCCD apart -> PRE (tCCD) -> tRP -> next ACT.
-    rnd = t.tRCD_MAC + n * t.tCCD + t.tRP
-    last_rd_mac = 1 + 9 * rnd + t.tRCD_MAC + n * t.tCCD + 1
-    assert run.cycles == last_rd_mac + t.tCL + 1 == 2181
-    assert run.refreshes == []  # 2181 < tREFI
+    cmds = calibration_commands(cfg, rounds=10, columns=n)
+    run = run_program(cfg, cmds, values=False)
+    ops = [c.op for c in cmds]
+    assert ops[: n + 3] == [PimOp.WR_BIAS, PimOp.ACT_ABK] + [PimOp.MAC_ABK] * n + [PimOp.RD_MAC]
+    assert ops[n + 3 : n + 6] == [PimOp.WR_BIAS, PimOp.PRE_ABK, PimOp.ACT_ABK]
+    # Round 0 from the first mode change at 0; round r >= 1 from its WR_BIAS, same offsets.
+    wr_bias = t.tMOD
+    act = wr_bias + 1 + t.tMOD
+    first_mac = act + t.tRCD_MAC
+    rd_mac = first_mac + (n - 1) * t.tCCD + t.tCCD + t.tMOD
+    next_round = rd_mac + t.tCL_MAC + t.tRTW
+    assert run.issue_cycles[: n + 3] == [wr_bias, act, *range(first_mac, first_mac + n * t.tCCD, t.tCCD), rd_mac]
+    assert run.mode_changes[:3] == [0, wr_bias + 1, rd_mac - t.tMOD]
+    pre = next_round + 1 + t.tMOD
+    assert run.issue_cycles[n + 3 : n + 7] == [next_round, pre, pre + t.tRP, pre + t.tRP + t.tRCD_MAC]
+    assert next_round == 286 and pre + t.tRP == next_round + act  # AiM: ACT16 65 after each WRMAC16
+    # Every round takes next_round cycles; the last RD_MAC's data ends the case.
+    assert run.outputs[-1].cycle == 9 * next_round + rd_mac + t.tCL_MAC
+    assert run.cycles == 9 * next_round + rd_mac + t.tCL_MAC + 1 == 2858
+    assert len(run.mode_changes) == 1 + 2 * 10 and run.refreshes == []  # 2858 < tREFI
+
+
+def test_calibration_errors_name_the_field():
+    cfg = PimConfig()
+    with pytest.raises(ConfigError, match=r"^columns="):
+        calibration_commands(cfg, columns=65)
+    with pytest.raises(ConfigError, match=r"^rounds="):
+        calibration_commands(cfg, rounds=0)
 
 
 def test_gemv_4096_cycles_scale_with_channels():
     cfg = PimConfig(rows=16384)
+    t = cfg.timing
     one = gemv_cycles(plan_gemv(cfg, 4096, 4096, 1))
     sixteen = gemv_cycles(plan_gemv(cfg, 4096, 4096, 16))
-    per_group = cfg.timing.tRCD_MAC + 64 * cfg.timing.tCCD + cfg.timing.tRP
+    # A group: WR_BIAS, mode change, ACT_ABK, 64 MACs, PRE_ABK (tRTP), mode change, RD_MAC, then
+    # the next WR_BIAS after the RD_MAC data and the turnaround.
+    per_group = 1 + t.tMOD + t.tRCD_MAC + 63 * t.tCCD + t.tRTP + 1 + t.tMOD + t.tCL_MAC + t.tRTW
     # Overheads beyond the MAC rounds: refresh (tRFC / tREFI = 6.3 %) and global-buffer writes.
     assert 4 * 256 * per_group < one < 1.08 * 4 * 256 * per_group
     assert 15 < one / sixteen < 16.5
