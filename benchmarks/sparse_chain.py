@@ -3,7 +3,9 @@
 Run ``python benchmarks/sparse_chain.py``. Model cycles come from
 ``hwgen.dataflow.sparse_chain_model``; the measured column streams a small GEMV through
 the chain's RTL in the Amaranth simulator and counts cycles from the first accepted
-beat to the last result (checked bit for bit against the golden model).
+beat to the last result (checked bit for bit against the golden model). A second table
+compares the default layout (activation window ``L``, ``M/N`` results per beat) with
+the N-results layout (modes ``N:M:N``, window ``L*M/N**2``, ``N`` results per beat).
 """
 
 import argparse
@@ -105,8 +107,48 @@ def main(argv=None) -> int:
             rtl,
             want,
         )
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    console.print(_layout_table(args))
     return 0
+
+
+def _layout_table(args) -> Table:
+    """Default layout vs N results per beat for 2:4, 1:4 and 1:8 at L=16: same cycles, wider activations."""
+    layouts = {
+        "default (M/N)": SparseChainConfig(length=16, group_size=2, packed=args.packed),
+        "N results": SparseChainConfig(
+            length=16, group_size=2, window=128, sparse_modes=((2, 4, 2), (1, 4, 1), (1, 8, 1)), packed=args.packed
+        ),
+    }
+    table = Table(title=f"Result layouts, L=16: {args.rows}x{args.cols} GEMV (model), RTL as above")
+    # acts/beat: activations a beat uses per token (the mode's span); vs dense: MAC/mult/cyc over dense's.
+    columns = ("layout", "mode", "window", "acts/beat", "results/beat", "beats", "cycles", "MAC/mult/cyc", "vs dense")
+    for col in (*columns, "RTL cycles", "RTL model"):
+        table.add_column(col, justify="right")
+    for name, cfg in layouts.items():
+        dense = gemv_cost(cfg, args.rows, args.cols, 0).macs_per_multiplier_cycle
+        for code in range(1, len(cfg.modes)):
+            cost = gemv_cost(cfg, args.rows, args.cols, code)
+            rtl, want = "-", "-"
+            if args.rtl_rows > 0:
+                rtl = str(measure_rtl_cycles(cfg, code, args.rtl_rows, args.rtl_cols))
+                want = str(gemv_cost(cfg, args.rtl_rows, args.rtl_cols, code).cycles)
+            n, m = cfg.nm(code)
+            table.add_row(
+                name,
+                f"{n}:{m}",
+                str(cfg.window),
+                str(cost.acts_per_beat),
+                str(cost.results_per_beat),
+                f"{cost.beats:,}",
+                f"{cost.cycles:,}",
+                f"{cost.macs_per_multiplier_cycle:.3f}",
+                f"{cost.macs_per_multiplier_cycle / dense:.3f}x",
+                rtl,
+                want,
+            )
+    return table
 
 
 if __name__ == "__main__":

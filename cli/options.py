@@ -16,30 +16,34 @@ _TYPES = {"int": int, "float": float, "str": str}
 
 
 def add_config_options(parser: argparse.ArgumentParser, arch: Architecture) -> None:
-    """One ``--field-name`` option per scalar field of ``arch``'s config (one-to-one with the dataclass)."""
+    """One ``--field-name`` option per scalar field of ``arch``'s config (one-to-one with the dataclass).
+
+    A field's ``help`` metadata, if any, describes it in ``--help``; ``cli_format`` shows its default.
+    """
     parser.add_argument(
         "--config", metavar="FILE", help="load the config from a .toml or .json file (command-line options override it)"
     )
     defaults = _defaults(arch)
     for f in cli_fields(arch):
         flag = "--" + f.name.replace("_", "-")
-        shown = f" (default: {defaults[f.name]})" if f.name in defaults else ""
+        shown = f" (default: {f.metadata.get('cli_format', str)(defaults[f.name])})" if f.name in defaults else ""
+        described = f.metadata.get("help", f"{arch.name} config field {f.name}")
         if type_name(f) == "bool":
             parser.add_argument(
                 flag,
                 dest=f.name,
                 action=argparse.BooleanOptionalAction,
                 default=None,
-                help=f"{arch.name} config field {f.name}{shown}",
+                help=f"{described}{shown}",
             )
         else:
             parser.add_argument(
                 flag,
                 dest=f.name,
-                type=_TYPES[type_name(f)],
+                type=_TYPES.get(type_name(f), str),
                 default=None,
                 metavar=f.name.upper(),
-                help=f"{arch.name} config field {f.name}{shown}",
+                help=f"{described}{shown}",
             )
 
 
@@ -48,6 +52,9 @@ def config_from_args(arch: Architecture, args: argparse.Namespace):
     base = load_config_file(args.config) if args.config else {}
     base.pop("arch", None)
     given = {f.name: getattr(args, f.name) for f in cli_fields(arch) if getattr(args, f.name) is not None}
+    for f in cli_fields(arch):
+        if f.name in given and "cli_parse" in f.metadata:  # a structured field given as text
+            given[f.name] = f.metadata["cli_parse"](given[f.name])
     return make_config(arch, {**base, **given})
 
 

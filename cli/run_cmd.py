@@ -39,7 +39,7 @@ def register(sub: argparse._SubParsersAction, arch) -> None:
         "With --layer, run one mapped layer as a program and compare it bit for bit with the emulator.",
     )
     p.add_argument("--model", default="minilm", help=f"{', '.join(MODELS)} (default: minilm)")
-    forms = "systolic:RxC[:ws|is|os|auto], bitslice:RxC, sparse:L[:N:M], pim:Cch, prefill=T,decode=T"
+    forms = "systolic:RxC[:ws|is|os|auto], bitslice:RxC, sparse:L[:N:M[:S]], pim:Cch, prefill=T,decode=T"
     p.add_argument("--target", default=DEFAULT_TARGET, help=f"compute target (default: {DEFAULT_TARGET}); {forms}")
     p.add_argument("--formats", default=DEFAULT_FORMATS, help=f"quantisation policy (default: {DEFAULT_FORMATS})")
     p.add_argument("--backend", default="emulator", help="emulator, rtl or device (default: emulator)")

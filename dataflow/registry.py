@@ -130,12 +130,12 @@ def get_architecture(name: str) -> Architecture:
 
 
 def cli_fields(arch: Architecture) -> list[dataclasses.Field]:
-    """Config fields with a scalar type, which become ``--field-name`` options."""
+    """Config fields with a scalar type (or a ``cli_parse`` text parser in their metadata): ``--field-name`` options."""
     scalar = {"int", "str", "bool", "float"}
     return [
         f
         for f in dataclasses.fields(arch.config_class())
-        if f.name not in arch.fixed and f.name != "arch" and type_name(f) in scalar
+        if f.name not in arch.fixed and f.name != "arch" and (type_name(f) in scalar or "cli_parse" in f.metadata)
     ]
 
 

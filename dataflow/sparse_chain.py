@@ -28,8 +28,8 @@ def weight_layout(cfg: SparseChainConfig) -> data.StructLayout:
 
 
 def act_layout(cfg: SparseChainConfig) -> data.StructLayout:
-    """Payload of ``i_act``: ``length`` activations per token (token-major)."""
-    lanes = data.ArrayLayout(FormatShape(cfg.act_format), cfg.length)
+    """Payload of ``i_act``: ``window`` activations per token (token-major)."""
+    lanes = data.ArrayLayout(FormatShape(cfg.act_format), cfg.window)
     return data.StructLayout({"data": data.ArrayLayout(lanes, cfg.tokens)})
 
 
@@ -79,14 +79,16 @@ class SparseDspChain(wiring.Component):
     """Chain of ``length`` sparse DSP slices in groups, with run-time dense and N:M modes.
 
     Each cycle the chain joins one ``i_weight`` beat (a value and multiplexer index
-    per slice, the mode code, ``last``) with one ``i_act`` beat (``length``
-    activations per token, shared by all segments). Mode ``(n, m)`` cuts the chain
-    into ``m // n`` segments of ``length * n // m`` slices: slice ``p`` of a segment
-    picks ``act[(p // n) * m + index]`` and the reduction node at each segment's
-    first group breaks the cascade, so a beat yields ``m // n`` dot products over
-    ``length`` dense positions (dense: one). Results are summed over beats (int32
-    wrap) and leave on ``o_out`` with the beat that carries ``last``; the mode must
-    not change before it. The mode travels down the pipeline with each beat, so it
+    per slice, the mode code, ``last``) with one ``i_act`` beat (``window``
+    activations per token, shared by all segments). Mode ``(n, m, s)`` cuts the chain
+    into ``s`` segments (default ``m // n``) of ``length // s`` slices: slice ``p`` of
+    a segment picks ``act[(p // n) * m + index]`` and the reduction node at each
+    segment's first group breaks the cascade, so a beat yields ``s`` dot products over
+    ``span = (length // s) * m // n`` dense positions (dense: one over the first
+    ``length``). Only the multiplexer routing and the lane count depend on ``s``;
+    ``s = n`` with ``window = length * m // n**2`` gives N results per cycle. Results
+    are summed over beats (int32 wrap) and leave on ``o_out`` with the beat that
+    carries ``last``; the mode must not change before it. The mode travels down the pipeline with each beat, so it
     can change from one output to the next without rebuilding. A packed chain runs
     two tokens per multiplier (see ``hwgen.emulation.sparse_chain``). One enable
     stalls the whole pipeline when ``o_out`` is not ready. Unknown mode codes act as
@@ -162,7 +164,7 @@ class SparseDspChain(wiring.Component):
             slices.append(sl)
 
             def route(code, sl=sl, i=i):
-                n, mm = cfg.modes[code]
+                n, mm = cfg.nm(code)
                 base = (i % cfg.segment(code)) // n * mm
                 for t in range(cfg.tokens):
                     for j in range(cfg.candidates):

@@ -30,16 +30,16 @@ def stream_cycles(cfg: SparseChainConfig, beats: int) -> int:
 
 
 def gemv_beats(cfg: SparseChainConfig, rows: int, cols: int, mode: int) -> int:
-    """Beats of ``y = W x`` for a ``rows x cols`` matrix: ``ceil(rows / (m/n)) * ceil(cols / length)``.
+    """Beats of ``y = W x`` for a ``rows x cols`` matrix: ``ceil(rows / s) * ceil(cols / span)``.
 
-    A beat covers ``length`` columns of ``m // n`` rows (one row per segment), so N:M
-    needs ``n / m`` of the dense beats for the same matrix.
+    A beat covers ``span = (length / s) * m / n`` columns of ``s`` rows (one row per
+    segment; ``s = m / n`` and ``span = length`` in the default layout), so N:M needs
+    ``n / m`` of the dense beats for the same matrix whatever ``s`` is.
     """
     for name, value in (("rows", rows), ("cols", cols)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"GEMV {name}={value!r} is not allowed; allowed: an integer >= 1")
-    n, m = cfg.nm(mode)
-    return -(-rows // (m // n)) * -(-cols // cfg.length)
+    return -(-rows // cfg.segments(mode)) * -(-cols // cfg.span(mode))
 
 
 def gemv_cycles(cfg: SparseChainConfig, rows: int, cols: int, mode: int) -> int:
@@ -54,20 +54,26 @@ class GemvCost:
     Attributes
     ----------
     mode : tuple of int
-        ``(n, m)``; ``(1, 1)`` is dense.
+        ``(n, m)`` or ``(n, m, s)`` as configured; ``(1, 1)`` is dense.
     beats, cycles : int
         Stream beats and full-rate cycles (``cycles = beats + D``).
     dense_macs : int
         Dense-equivalent multiply-accumulates, ``tokens * rows * cols``: the useful work.
     multipliers : int
         Multipliers in the chain (``length``; a packed one serves two tokens).
+    results_per_beat : int
+        Row results per beat per token: the mode's segments ``s``.
+    acts_per_beat : int
+        Activation positions a beat uses per token: the mode's span (the bus is ``window`` wide).
     """
 
-    mode: tuple[int, int]
+    mode: tuple[int, ...]
     beats: int
     cycles: int
     dense_macs: int
     multipliers: int
+    results_per_beat: int
+    acts_per_beat: int
 
     @property
     def macs_per_multiplier_cycle(self) -> float:
@@ -77,10 +83,13 @@ class GemvCost:
 
 def gemv_cost(cfg: SparseChainConfig, rows: int, cols: int, mode: int) -> GemvCost:
     """Beats, cycles and effective MAC rate of a GEMV in ``mode`` (code)."""
+    beats = gemv_beats(cfg, rows, cols, mode)  # validates the mode code
     return GemvCost(
-        cfg.nm(mode),
-        gemv_beats(cfg, rows, cols, mode),
-        gemv_cycles(cfg, rows, cols, mode),
+        cfg.modes[mode],
+        beats,
+        stream_cycles(cfg, beats),
         cfg.tokens * rows * cols,
         cfg.length,
+        cfg.segments(mode),
+        cfg.span(mode),
     )

@@ -128,7 +128,10 @@ class AcceleratorModel:
         if isinstance(acc, IntFormat):
             return (old + new) & ((1 << acc.width) - 1)
         assert isinstance(acc, FloatFormat)
-        total = acc.decode(old, np.float64) + acc.decode(new, np.float64)  # exact in float64 for float32 operands
+        with np.errstate(invalid="ignore"):  # Inf - Inf is NaN, as in the adder
+            # float64 has 53 >= 2 * 24 + 2 bits, so its rounded sum rounds to the same float32 as the
+            # exact sum would (double rounding is harmless for addition at that precision).
+            total = acc.decode(old, np.float64) + acc.decode(new, np.float64)
         return acc.encode(total).astype(np.int64)
 
     # -- words --------------------------------------------------------------------------------------------------

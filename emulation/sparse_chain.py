@@ -2,14 +2,24 @@
 
 The chain has ``length`` multiplier slices in groups of ``group_size``. Every cycle it
 takes one weight beat (a value and an index per slice, a mode, a ``last`` flag) and one
-activation beat (``length`` int8 activations per token; two tokens when ``packed``).
+activation beat (``window`` int8 activations per token, ``window = length`` unless
+configured wider; two tokens when ``packed``).
 
-Mode ``(n, m)`` splits the chain into ``m // n`` segments of ``length * n // m``
-slices. Every segment sees the same ``length`` activations, cut into blocks of ``m``;
-slice ``p`` of a segment holds the ``p % n``-th kept weight of block ``p // n`` and its
-multiplexer picks ``act[(p // n) * m + index]``. Each segment therefore computes one
-row's dot product over ``length`` dense positions, and a beat yields ``m // n`` row
-results. Dense is the mode ``(1, 1)``: one segment, slice ``i`` multiplies ``act[i]``.
+Mode ``(n, m, s)`` splits the chain into ``s`` segments of ``length // s`` slices; a
+plain ``(n, m)`` means ``s = m // n``. Every segment sees the same activations, cut
+into blocks of ``m``; slice ``p`` of a segment holds the ``p % n``-th kept weight of
+block ``p // n`` and its multiplexer picks ``act[(p // n) * m + index]``. Each segment
+therefore computes one row's dot product over ``(length // s) * m // n`` dense
+positions (its *span*, at most ``window``), and a beat yields ``s`` row results:
+
+* ``s = m // n`` (the default layout): the span is ``length``, so the activation bus
+  stays ``length`` wide, and a beat yields ``m // n`` results (2:4 -> 2, 1:8 -> 8);
+* ``s = n`` with ``window = length * m // n**2``: a beat yields ``n`` results, the
+  "N results per cycle" of FlightLLM, at the price of a wider activation bus.
+
+Either way a beat does ``length * m // n`` dense-equivalent MACs, so N:M takes ``n / m``
+of the dense cycles. Dense is the mode ``(1, 1)``: one segment, slice ``i`` multiplies
+``act[i]`` (the first ``length`` positions of the window).
 Results of consecutive beats are summed until a beat with ``last``; all sums wrap to
 int32, so the order of additions does not matter.
 
@@ -37,7 +47,8 @@ the cascade between groups carries the two tokens' int32 sums separately.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+import operator
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -48,16 +59,19 @@ from .int_format import IntFormat
 __all__ = [
     "DENSE",
     "MAX_LENGTH",
+    "MAX_WINDOW",
     "SUPPORTED_M",
     "SparseChainConfig",
     "WeightBeat",
     "chain_beat",
     "dense_dot",
+    "format_modes",
     "group_partials",
     "guard_bias",
     "guard_limit",
     "nm_dot",
     "packed_group_sum",
+    "parse_modes",
     "product_range",
     "run_chain",
     "select_activations",
@@ -70,7 +84,31 @@ DENSE = (1, 1)
 SUPPORTED_M = (4, 8, 16)
 #: Longest chain: wider stream payloads stop being practical.
 MAX_LENGTH = 64
+#: Widest activation window: the span of the sparsest mode (1:16) on the longest chain.
+MAX_WINDOW = 16 * MAX_LENGTH
 _WEIGHT_BITS = {8: int8, 4: int4}
+
+
+def parse_modes(text: str) -> tuple[tuple[int, ...], ...]:
+    """Modes from their command-line form ``"2:4:2,1:4,1:8:1"`` (``""``: none).
+
+    Raises
+    ------
+    ConfigError
+        If an entry is not ``N:M`` or ``N:M:S`` with integer fields.
+    """
+    modes = []
+    for item in filter(None, (part.strip() for part in str(text).split(","))):
+        fields = item.split(":")
+        if len(fields) not in (2, 3) or not all(f.strip().isdigit() for f in fields):
+            raise ConfigError("sparse_modes", item, "N:M or N:M:S entries (integers), comma-separated, e.g. 2:4,1:8:1")
+        modes.append(tuple(int(f) for f in fields))
+    return tuple(modes)
+
+
+def format_modes(modes) -> str:
+    """Command-line form of modes, ``"2:4,1:8:1"`` (inverse of :func:`parse_modes`)."""
+    return ",".join(":".join(str(v) for v in mode) for mode in modes)
 
 
 @dataclass(frozen=True)
@@ -80,13 +118,16 @@ class SparseChainConfig:
     Parameters
     ----------
     length : int
-        Multiplier slices L (1..64); one beat covers L dense activation positions.
+        Multiplier slices L (1..64).
     group_size : int
         Slices per group G; divides ``length``. A reduction node ends every group.
-    sparse_modes : tuple of (n, m)
+    sparse_modes : tuple of (n, m) or (n, m, s)
         N:M modes selectable at run time besides dense; ``m`` in 4, 8, 16, ``n``
-        divides ``m`` and ``n < m``; ``length`` must be a multiple of ``m`` and the
-        segment ``length * n // m`` a multiple of ``group_size``.
+        divides ``m`` and ``n < m``. ``s`` is the mode's results per beat (segments;
+        ``m // n`` if omitted): it divides ``length``, the segment ``length // s`` is
+        a multiple of ``n`` and of ``group_size``, and the segment's span
+        ``(length // s) * m // n`` is at most ``window``. A mode given with
+        ``s = m // n`` is stored as ``(n, m)``.
     weight_bits : int
         8 (int8 weights) or 4 (int4 weights). Activations are int8, results int32.
     packed : bool
@@ -94,6 +135,10 @@ class SparseChainConfig:
     pack_shift : int
         Field offset k of the packed operand (8..32); 18 is the DSP48E2 choice
         (the 26-bit operand fits its 27-bit A port).
+    window : int
+        Activations per beat per token, ``length..1024``; 0 (the default) means
+        ``length``. ``length * m // n**2`` lets a mode ``(n, m, n)`` yield n results
+        per beat.
 
     Raises
     ------
@@ -101,12 +146,27 @@ class SparseChainConfig:
         If a field is not allowed; the message names field, value and what is allowed.
     """
 
-    length: int = 16
-    group_size: int = 2
-    sparse_modes: tuple[tuple[int, int], ...] = ((2, 4), (1, 4), (1, 8))
-    weight_bits: int = 8
-    packed: bool = False
-    pack_shift: int = 18
+    length: int = field(default=16, metadata={"help": "multiplier slices L (1..64)"})
+    group_size: int = field(default=2, metadata={"help": "slices per reduction group; divides length"})
+    sparse_modes: tuple[tuple[int, ...], ...] = field(
+        default=((2, 4), (1, 4), (1, 8)),
+        metadata={
+            "help": "run-time N:M modes besides dense, as N:M or N:M:S (S results per beat, default M/N), "
+            "comma-separated, e.g. 2:4:2,1:4:1,1:8:1; '' for dense only",
+            "cli_parse": parse_modes,
+            "cli_format": format_modes,
+        },
+    )
+    weight_bits: int = field(default=8, metadata={"help": "8 (int8) or 4 (int4) weights"})
+    packed: bool = field(default=False, metadata={"help": "two tokens per multiplier"})
+    pack_shift: int = field(default=18, metadata={"help": "bit offset of the packed token (8..32)"})
+    window: int = field(
+        default=0,
+        metadata={
+            "help": "activations per beat per token: 0 means length, else length..1024; "
+            "L*M/N**2 lets a mode N:M:N yield N results per beat"
+        },
+    )
 
     def __post_init__(self):
         _check_int("length", self.length, 1, MAX_LENGTH)
@@ -118,6 +178,9 @@ class SparseChainConfig:
         if not isinstance(self.packed, bool):
             raise ConfigError("packed", self.packed, "True or False")
         _check_int("pack_shift", self.pack_shift, 8, 32)
+        if self.window != 0 or isinstance(self.window, bool):
+            _check_int("window", self.window, self.length, MAX_WINDOW, "0 (= length) or ")
+        object.__setattr__(self, "window", self.window or self.length)
         object.__setattr__(self, "sparse_modes", self._checked_modes())
         if self.packed and self.group_size > guard_limit(self):
             raise ConfigError(
@@ -127,30 +190,48 @@ class SparseChainConfig:
                 f"and {self.weight_format.name} weights (the packed field's guard band)",
             )
 
-    def _checked_modes(self) -> tuple[tuple[int, int], ...]:
+    def _checked_modes(self) -> tuple[tuple[int, ...], ...]:
         try:
-            modes = tuple((int(n), int(m)) for n, m in self.sparse_modes)
-        except (TypeError, ValueError):
-            raise ConfigError("sparse_modes", self.sparse_modes, "a sequence of (n, m) integer pairs") from None
+            modes = tuple(tuple(operator.index(v) for v in mode) for mode in self.sparse_modes)
+        except TypeError:
+            modes = None
+        if modes is None or isinstance(self.sparse_modes, str) or any(len(mode) not in (2, 3) for mode in modes):
+            raise ConfigError("sparse_modes", self.sparse_modes, "a sequence of (n, m) or (n, m, s) integer tuples")
+        modes = tuple(self._checked_mode(mode) for mode in modes)
         if len(set(modes)) != len(modes):
-            raise ConfigError("sparse_modes", self.sparse_modes, "distinct (n, m) pairs")
-        for n, m in modes:
-            allowed = None
-            if m not in SUPPORTED_M:
-                allowed = f"m in {SUPPORTED_M}"
-            elif not 1 <= n < m or m % n:
-                allowed = f"n dividing m={m} with 1 <= n < m"
-            elif self.length % m or (self.length * n // m) % self.group_size:
-                allowed = (
-                    f"modes whose m divides length={self.length} and whose segment length*n/m "
-                    f"is a multiple of group_size={self.group_size}"
-                )
-            if allowed:
-                raise ConfigError("sparse_modes", (n, m), allowed)
+            raise ConfigError("sparse_modes", self.sparse_modes, "distinct modes")
         return modes
 
+    def _checked_mode(self, mode: tuple[int, ...]) -> tuple[int, ...]:
+        """Validate one mode; return it as ``(n, m)`` when ``s`` is the default ``m // n``."""
+        n, m = mode[:2]
+        if m not in SUPPORTED_M:
+            raise ConfigError("sparse_modes", mode, f"m in {SUPPORTED_M}")
+        if not 1 <= n < m or m % n:
+            raise ConfigError("sparse_modes", mode, f"n dividing m={m} with 1 <= n < m")
+        s = mode[2] if len(mode) == 3 else m // n
+        what = f"s (results per beat; here {s}{'' if len(mode) == 3 else ' = m/n, or give (n, m, s)'})"
+        if not 1 <= s <= self.length or self.length % s:
+            raise ConfigError("sparse_modes", mode, f"{what} dividing length={self.length}")
+        seg = self.length // s
+        if seg % n or seg % self.group_size:
+            raise ConfigError(
+                "sparse_modes",
+                mode,
+                f"{what} whose segment length/s={seg} is a multiple of n={n} and of group_size={self.group_size}",
+            )
+        span = seg * m // n  # a multiple of m, as seg is a multiple of n
+        if span > self.window:
+            raise ConfigError(
+                "sparse_modes",
+                mode,
+                f"{what} whose span (length/s)*m/n={span} is at most window={self.window} "
+                f"(widen window to {span} or raise s)",
+            )
+        return (n, m) if s == m // n else (n, m, s)
+
     @property
-    def modes(self) -> tuple[tuple[int, int], ...]:
+    def modes(self) -> tuple[tuple[int, ...], ...]:
         """Run-time modes by code: 0 is dense, then ``sparse_modes`` in order."""
         return (DENSE, *self.sparse_modes)
 
@@ -165,13 +246,13 @@ class SparseChainConfig:
 
     @property
     def lanes(self) -> int:
-        """Result lanes per token on ``o_out``: the most segments of any mode."""
-        return max(m // n for n, m in self.modes)
+        """Result lanes per token on ``o_out``: the most results per beat of any mode."""
+        return max(self.segments(code) for code in range(len(self.modes)))
 
     @property
     def candidates(self) -> int:
         """Inputs of each slice's sparse multiplexer: the largest m (1 for dense only)."""
-        return max(m for _, m in self.modes)
+        return max(mode[1] for mode in self.modes)
 
     @property
     def index_bits(self) -> int:
@@ -196,34 +277,54 @@ class SparseChainConfig:
     @property
     def top_name(self) -> str:
         """Verilog module name of the generated top, unique per configuration."""
-        modes = "_".join(f"{n}of{m}" for n, m in self.sparse_modes) or "dense"
+        modes = "_".join(
+            "of".join(map(str, mode[:2])) + "".join(f"x{v}" for v in mode[2:]) for mode in self.sparse_modes
+        )
         packed = f"_p{self.pack_shift}" if self.packed else ""
-        return f"sparse_chain_{self.length}g{self.group_size}_w{self.weight_bits}{packed}_{modes}"
+        window = f"_a{self.window}" if self.window != self.length else ""
+        return f"sparse_chain_{self.length}g{self.group_size}_w{self.weight_bits}{packed}{window}_{modes or 'dense'}"
 
-    def mode_code(self, n: int, m: int) -> int:
-        """Code of run-time mode ``(n, m)`` (``(1, 1)`` is dense).
+    def mode_code(self, n: int, m: int, s: int | None = None) -> int:
+        """Code of run-time mode ``(n, m)`` with ``s`` results per beat (``(1, 1)`` is dense).
+
+        ``s=None`` matches the chain's only mode with that ``n`` and ``m``.
 
         Raises
         ------
         ConfigError
-            If the chain was not built with that mode.
+            If the chain was not built with that mode, or ``s`` is needed to tell two apart.
         """
-        if (n, m) not in self.modes:
-            raise ConfigError("mode", (n, m), f"one of {self.modes}")
-        return self.modes.index((n, m))
+        codes = [c for c, mode in enumerate(self.modes) if mode[:2] == (n, m) and (s is None or self.segments(c) == s)]
+        if len(codes) != 1:
+            want = (n, m) if s is None else (n, m, s)
+            extra = " (give s: more than one mode has this n:m)" if codes else ""
+            raise ConfigError("mode", want, f"one of {self.modes}{extra}")
+        return codes[0]
+
+    def segments(self, code: int) -> int:
+        """Segments (results per beat per token) in mode ``code``: ``s``, by default ``m // n``."""
+        mode = self._mode(code)
+        return mode[2] if len(mode) == 3 else mode[1] // mode[0]
 
     def segment(self, code: int) -> int:
-        """Slices per segment in mode ``code``: ``length * n // m``."""
+        """Slices per segment in mode ``code``: ``length // s``."""
+        return self.length // self.segments(code)
+
+    def span(self, code: int) -> int:
+        """Activation positions one segment covers in mode ``code``: ``segment * m // n``."""
         n, m = self.nm(code)
-        return self.length * n // m
+        return self.segment(code) * m // n
 
     def segment_ends(self, code: int) -> list[int]:
         """Groups whose reduction node emits a segment result in mode ``code``, lane order."""
         per = self.segment(code) // self.group_size
-        return [(k + 1) * per - 1 for k in range(self.length // self.segment(code))]
+        return [(k + 1) * per - 1 for k in range(self.segments(code))]
 
     def nm(self, code: int) -> tuple[int, int]:
         """``(n, m)`` of mode ``code``; raises ConfigError for an unknown code."""
+        return self._mode(code)[:2]
+
+    def _mode(self, code: int) -> tuple[int, ...]:
         if isinstance(code, bool) or not isinstance(code, (int, np.integer)) or not 0 <= code < len(self.modes):
             raise ConfigError("mode", code, f"a mode code 0..{len(self.modes) - 1}")
         return self.modes[int(code)]
@@ -254,9 +355,9 @@ class WeightBeat:
     last: bool
 
 
-def _check_int(field: str, value, lo: int, hi: int) -> None:
+def _check_int(field: str, value, lo: int, hi: int, also: str = "") -> None:
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(field, value, f"an integer from {lo} to {hi}")
+        raise ConfigError(field, value, f"{also}an integer from {lo} to {hi}")
 
 
 def product_range(cfg: SparseChainConfig) -> tuple[int, int]:
@@ -292,7 +393,7 @@ def select_activations(cfg: SparseChainConfig, mode: int, index, acts) -> np.nda
         Mode code (:meth:`SparseChainConfig.mode_code`).
     index : array_like of int, shape (length,)
         Multiplexer index per slice, ``< m`` of the mode (0 in dense mode).
-    acts : array_like of int, shape (tokens, length)
+    acts : array_like of int, shape (tokens, window)
 
     Raises
     ------
@@ -302,10 +403,10 @@ def select_activations(cfg: SparseChainConfig, mode: int, index, acts) -> np.nda
     n, m = cfg.nm(mode)
     index = _vector(index, "index", cfg.length)
     acts = np.asarray(acts, dtype=np.int64)
-    if acts.shape != (cfg.tokens, cfg.length):
-        raise ValueError(f"acts shape {acts.shape} is not allowed; allowed: {(cfg.tokens, cfg.length)}")
+    if acts.shape != (cfg.tokens, cfg.window):
+        raise ValueError(f"acts shape {acts.shape} is not allowed; allowed: {(cfg.tokens, cfg.window)}")
     if index.min() < 0 or index.max() >= m:
-        raise ValueError(f"index {index.tolist()} out of range for mode {(n, m)}; allowed: 0..{m - 1}")
+        raise ValueError(f"index {index.tolist()} out of range for mode {cfg.modes[mode]}; allowed: 0..{m - 1}")
     p = np.arange(cfg.length) % cfg.segment(mode)
     return acts[:, (p // n) * m + index]
 

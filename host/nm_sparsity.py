@@ -133,8 +133,9 @@ def _padded(w: np.ndarray, row_mult: int, col_mult: int) -> np.ndarray:
 def encode_nm_stream(cfg: SparseChainConfig, pruned, mode: int) -> list[WeightBeat]:
     """Weight beats of the GEMV ``y = W x`` in mode ``mode`` (code, see ``cfg.mode_code``).
 
-    Rows are taken ``m // n`` at a time (one per segment), columns ``length`` at a time;
-    ``last`` marks each row group's final column block. Rows and columns are zero-padded.
+    Rows are taken ``s = cfg.segments(mode)`` at a time (one per segment), columns
+    ``cfg.span(mode)`` at a time (``length`` in the default layout); ``last`` marks each
+    row group's final column block. Rows and columns are zero-padded.
 
     Raises
     ------
@@ -146,11 +147,10 @@ def encode_nm_stream(cfg: SparseChainConfig, pruned, mode: int) -> list[WeightBe
     fmt = cfg.weight_format
     if w.size and (w.min() < fmt.min_value or w.max() > fmt.max_value):
         raise ValueError(f"weights out of range for {fmt.name}; allowed: {fmt.min_value}..{fmt.max_value}")
-    lanes = m // n
-    nm = compress_nm(_padded(w, lanes, cfg.length), n, m)
-    per_block = cfg.length // m * n  # kept entries of one row within one column block
+    lanes, span, per_block = cfg.segments(mode), cfg.span(mode), cfg.segment(mode)
+    nm = compress_nm(_padded(w, lanes, span), n, m)
     beats = []
-    n_cb = nm.shape[1] // cfg.length
+    n_cb = nm.shape[1] // span
     for r0 in range(0, nm.shape[0], lanes):
         for cb in range(n_cb):
             cut = slice(cb * per_block, (cb + 1) * per_block)
@@ -179,8 +179,8 @@ def decode_nm_stream(cfg: SparseChainConfig, beats: list[WeightBeat], shape: tup
     if any(b.mode != mode for b in beats):
         raise ValueError("beats mix modes; allowed: one mode per stream")
     n, m = cfg.nm(mode)
-    lanes, n_cb = m // n, -(-shape[1] // cfg.length)
-    groups = -(-shape[0] // lanes)
+    lanes, span = cfg.segments(mode), cfg.span(mode)
+    n_cb, groups = -(-shape[1] // span), -(-shape[0] // lanes)
     if len(beats) != groups * n_cb:
         raise ValueError(f"{len(beats)} beats do not cover shape {shape}; allowed: {groups * n_cb}")
     rows = [[] for _ in range(groups * lanes)]
@@ -191,12 +191,15 @@ def decode_nm_stream(cfg: SparseChainConfig, beats: list[WeightBeat], shape: tup
             rows[g * lanes + k].append((vals[k], idx[k]))
     values = np.array([np.concatenate([v for v, _ in r]) for r in rows])
     indices = np.array([np.concatenate([i for _, i in r]) for r in rows])
-    dense = expand_nm(NMWeights(values, indices, n, m, (groups * lanes, n_cb * cfg.length)))
+    dense = expand_nm(NMWeights(values, indices, n, m, (groups * lanes, n_cb * span)))
     return dense[: shape[0], : shape[1]]
 
 
 def act_stream(cfg: SparseChainConfig, x, rows: int, mode: int) -> list[np.ndarray]:
-    """Activation beats matching :func:`encode_nm_stream`: ``(tokens, length)`` column blocks of ``x``.
+    """Activation beats matching :func:`encode_nm_stream`: ``(tokens, window)`` column blocks of ``x``.
+
+    Each beat carries ``cfg.span(mode)`` columns of ``x`` in its first positions and
+    zeros in the rest of the window.
 
     Parameters
     ----------
@@ -208,17 +211,19 @@ def act_stream(cfg: SparseChainConfig, x, rows: int, mode: int) -> list[np.ndarr
     x = np.asarray(x, np.int64)
     if x.ndim != 2 or x.shape[0] != cfg.tokens:
         raise ValueError(f"x shape {x.shape} is not allowed; allowed: ({cfg.tokens}, cols)")
-    n, m = cfg.nm(mode)
-    xp = np.zeros((cfg.tokens, -(-x.shape[1] // cfg.length) * cfg.length), np.int64)
-    xp[:, : x.shape[1]] = x
-    blocks = [xp[:, c : c + cfg.length] for c in range(0, xp.shape[1], cfg.length)]
-    return blocks * -(-rows // (m // n))
+    span = cfg.span(mode)
+    n_cb = -(-x.shape[1] // span)
+    cols = np.zeros((cfg.tokens, n_cb * span), np.int64)
+    cols[:, : x.shape[1]] = x
+    xp = np.zeros((cfg.tokens, n_cb, cfg.window), np.int64)
+    xp[:, :, :span] = cols.reshape(cfg.tokens, n_cb, span)
+    blocks = [xp[:, c] for c in range(n_cb)]
+    return blocks * -(-rows // cfg.segments(mode))
 
 
 def gather_outputs(cfg: SparseChainConfig, outs: list[np.ndarray], rows: int, mode: int) -> np.ndarray:
     """``y`` of shape ``(tokens, rows)`` from the ``o_out`` beats of a GEMV stream."""
-    n, m = cfg.nm(mode)
-    lanes = m // n
+    lanes = cfg.segments(mode)
     y = np.concatenate([np.asarray(o)[:, :lanes] for o in outs], axis=1) if outs else np.zeros((cfg.tokens, 0))
     if y.shape[1] < rows:
         raise ValueError(f"{len(outs)} output beats hold {y.shape[1]} rows; allowed: at least {rows}")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from hwgen.emulation.bitslice import SliceCoding, fused_lanes
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.pim_model import PimConfig
-from hwgen.emulation.sparse_chain import SparseChainConfig
+from hwgen.emulation.sparse_chain import MAX_WINDOW, SparseChainConfig
 
 __all__ = [
     "BITSLICE_LATENCY",
@@ -33,7 +33,7 @@ BITSLICE_LATENCY = 2
 TARGET_FORMS = (
     "systolic:RxC[:ws|is|os|auto] (e.g. systolic:16x16:ws)",
     "bitslice:RxC[:radix4|unsigned] (e.g. bitslice:4x4)",
-    "sparse:L[:N:M] (sparse DSP chain of L slices, N:M mode; e.g. sparse:16:2:4)",
+    "sparse:L[:N:M[:S]] (sparse DSP chain of L slices, N:M mode, S results per beat; e.g. sparse:16:2:4)",
     "pim:Cch[:Bb] (C PIM channels of B banks; e.g. pim:16ch)",
     "prefill=TARGET,decode=TARGET (e.g. prefill=systolic:16x16:ws,decode=pim:16ch)",
 )
@@ -175,23 +175,41 @@ class BitSliceTarget:
 
 @dataclass(frozen=True)
 class SparseTarget:
-    """A sparse DSP chain of ``length`` slices running N:M-pruned GEMVs (``n_keep:m_block``; 1:1 is dense)."""
+    """A sparse DSP chain of ``length`` slices running N:M-pruned GEMVs (``n_keep:m_block``; 1:1 is dense).
+
+    ``results`` is the mode's results per beat ``s`` (0: the default ``m_block // n_keep``);
+    ``results = n_keep`` is FlightLLM's N results per cycle, over an activation window of
+    ``length * m_block // n_keep**2``.
+    """
 
     length: int = 16
     n_keep: int = 1
     m_block: int = 1
+    results: int = 0
     kind: str = field(default="sparse", init=False)
 
     def __post_init__(self):
         _check_dim("length", self.length, 64)
+        if self.dense and self.results not in (0, 1):
+            raise ConfigError("results", self.results, "0 or 1 for the dense mode (one result per beat)")
         self.config_for()  # SparseChainConfig validates the N:M mode against the length
 
+    @property
+    def mode(self) -> tuple[int, ...]:
+        """The chain's mode: ``(n, m)`` or, with ``results``, ``(n, m, s)``."""
+        nm = (self.n_keep, self.m_block)
+        return (*nm, self.results) if self.results else nm
+
     def config_for(self, modes=None) -> SparseChainConfig:
-        """The chain's emulation config (group size 2, or 1 when the length is odd)."""
+        """The chain's emulation config: group size 2 (1 if a segment is odd), the window its modes need."""
         if modes is None:
-            modes = () if self.dense else ((self.n_keep, self.m_block),)
-        group = 2 if self.length % 2 == 0 and (self.length * self.n_keep // self.m_block) % 2 == 0 else 1
-        return SparseChainConfig(length=self.length, group_size=group, sparse_modes=modes)
+            modes = () if self.dense else (self.mode,)
+        # Validate the modes on the loosest chain first, then size the groups and window to them.
+        loose = SparseChainConfig(length=self.length, group_size=1, sparse_modes=modes, window=MAX_WINDOW)
+        codes = range(len(loose.modes))
+        group = 2 if all(loose.segment(c) % 2 == 0 for c in codes) else 1
+        window = max(loose.span(c) for c in codes)
+        return SparseChainConfig(length=self.length, group_size=group, sparse_modes=modes, window=window)
 
     @property
     def dense(self) -> bool:
@@ -204,21 +222,24 @@ class SparseTarget:
         return self.length
 
     def peak_macs_per_cycle(self, w_bits: int = 8, a_bits: int = 8) -> int:
-        """Multiply-accumulates per cycle at full rate (operand widths matter for bit-slice only)."""
-        """Dense-equivalent MACs per cycle: N:M skips ``1 - N/M`` of the work."""
+        """Dense-equivalent MACs per cycle: N:M skips ``1 - N/M`` of the work (operand widths do not matter)."""
         return self.length * self.m_block // self.n_keep
 
     def cycles(self, m: int, k: int, n: int) -> int:
-        """``m`` GEMVs of ``n`` outputs over ``k`` back to back: ``m * ceil(n / (M/N)) * ceil(k / L) + D``.
+        """``m`` GEMVs of ``n`` outputs over ``k`` back to back: ``m * ceil(n / s) * ceil(k / span) + D``.
 
-        ``D = length / group_size + 3`` (``hwgen.dataflow.sparse_chain_model``).
+        ``s`` results per beat (``M/N`` by default), ``span = (L / s) * M / N`` columns per
+        beat (``L`` by default), ``D = length / group_size + 3``
+        (``hwgen.dataflow.sparse_chain_model``).
         """
         cfg = self.config_for()
-        beats = _cdiv(n, self.m_block // self.n_keep) * _cdiv(k, self.length)
+        code = len(cfg.modes) - 1
+        beats = _cdiv(n, cfg.segments(code)) * _cdiv(k, cfg.span(code))
         return m * beats + cfg.n_groups + 3
 
     def __str__(self) -> str:
-        return f"sparse:{self.length}:{self.n_keep}:{self.m_block}"
+        results = f":{self.results}" if self.results else ""
+        return f"sparse:{self.length}:{self.n_keep}:{self.m_block}{results}"
 
 
 @dataclass(frozen=True)
@@ -297,8 +318,8 @@ def _parse_single(text: str):
         return SystolicTarget(int(m[1]), int(m[2]), parts[1] if len(parts) == 2 else "ws")
     if kind == "bitslice" and len(parts) in (1, 2) and (m := re.fullmatch(r"(\d+)x(\d+)", parts[0])):
         return BitSliceTarget(int(m[1]), int(m[2]), parts[1] if len(parts) == 2 else "radix4")
-    if kind == "sparse" and len(parts) in (1, 3) and all(p.isdigit() for p in parts):
-        nm = (int(parts[1]), int(parts[2])) if len(parts) == 3 else (1, 1)
+    if kind == "sparse" and len(parts) in (1, 3, 4) and all(p.isdigit() for p in parts):
+        nm = tuple(int(p) for p in parts[1:]) if len(parts) > 1 else (1, 1)
         return SparseTarget(int(parts[0]), *nm)
     if kind == "pim" and len(parts) in (1, 2) and (m := re.fullmatch(r"(\d+)ch", parts[0])):
         banks = re.fullmatch(r"(\d+)b", parts[1]) if len(parts) == 2 else None

@@ -11,7 +11,7 @@ import cocotb
 import numpy as np
 
 from hwgen.dataflow.sparse_chain_build import build_sparse_chain
-from hwgen.dataflow.sparse_chain_model import gemv_cycles, stream_cycles
+from hwgen.dataflow.sparse_chain_model import gemv_cycles, latency, stream_cycles
 from hwgen.emulation.sparse_chain import SparseChainConfig
 from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import CocotbRun, flow_job, load_job, run_cocotb
@@ -23,7 +23,12 @@ __all__ = ["CaseResult", "SparseChainBench", "run_sparse_chain_regression"]
 
 @dataclass
 class CaseResult:
-    """Outcome of one GEMV through the RTL (cycles: its first accepted beat to its last output)."""
+    """Outcome of one GEMV through the RTL (cycles: its first accepted beat to its last output).
+
+    ``outputs`` counts the ``o_out`` beats the RTL sent for the case; each carries
+    ``results_per_output`` row results per token (the mode's segments), checked
+    against ``matmul_int``.
+    """
 
     mode: list[int]
     kind: str
@@ -31,6 +36,8 @@ class CaseResult:
     cols: int
     beats: int
     cycles: int
+    outputs: int
+    results_per_output: int
     expected_cycles: int | None
     passed: bool
     mismatches: list[str] = field(default_factory=list)
@@ -73,6 +80,8 @@ class SparseChainBench(ClockedBench):
             if self.cycle > limit:
                 raise TimeoutError(f"{len(self.outs.beats)} of {want} outputs after {limit} cycles")
             await self._step()
+        for _ in range(latency(self.cfg) + 2):  # any surplus output would show up within the pipeline depth
+            await self._step()
         results, beat0, out0 = [], 0, 0
         for case in cases:
             beats, outs = len(case.weight_beats), len(case.expected)
@@ -85,7 +94,8 @@ class SparseChainBench(ClockedBench):
         cycles = self.outs.cycles[out0 + outs - 1] - self.weights.taken_cycles[beat0] + 1
         rows, cols = case.weights.shape
         want = gemv_cycles(self.cfg, rows, cols, case.mode) if self.full_rate else None
-        mismatches = check_outputs(self.cfg, case, self.outs.beats[out0 : out0 + outs])
+        got = self.outs.beats[out0 : out0 + outs]
+        mismatches = check_outputs(self.cfg, case, got)
         return CaseResult(
             list(self.cfg.modes[case.mode]),
             case.kind,
@@ -93,6 +103,8 @@ class SparseChainBench(ClockedBench):
             cols,
             beats,
             cycles,
+            len(got),
+            self.cfg.segments(case.mode),
             want,
             passed=not mismatches and (want is None or cycles == want),
             mismatches=mismatches,
@@ -116,11 +128,14 @@ async def sparse_chain_regression(dut):
     report = {
         "cases": [asdict(r) for r in results],
         "total_beats": beats,
+        "total_outputs": len(bench.outs.beats),
+        "expected_total_outputs": sum(len(c.expected) for c in cases),
         "total_cycles": total,
         "expected_total_cycles": stream_cycles(cfg, beats) if bench.full_rate else None,
     }
     Path(job["report"]).write_text(json.dumps(report, indent=1))
     failed = [r for r in results if not r.passed]
+    assert report["total_outputs"] == report["expected_total_outputs"], "surplus outputs"
     assert not failed, f"{len(failed)} case(s) failed: {failed[0]}"
 
 

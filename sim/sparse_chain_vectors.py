@@ -41,7 +41,7 @@ def weight_payload(cfg: SparseChainConfig, beat: WeightBeat) -> int:
 
 
 def act_payload(cfg: SparseChainConfig, acts) -> int:
-    """``i_act`` payload integer: token 0's ``length`` activations lowest."""
+    """``i_act`` payload integer: token 0's ``window`` activations lowest."""
     fmt = cfg.act_format
     return pack_lanes(fmt.encode(np.asarray(acts).reshape(-1)), fmt.width)
 

@@ -74,7 +74,13 @@ CONFIGS = [
     SparseChainConfig(length=8, group_size=2, sparse_modes=((2, 4), (1, 4)), weight_bits=4, packed=True),
     SparseChainConfig(length=16, group_size=8, sparse_modes=((4, 8), (2, 4)), packed=True),  # int8 at the guard limit
     SparseChainConfig(length=16, group_size=4, sparse_modes=((4, 16), (2, 8)), weight_bits=4),
+    # Run-time grouping: modes with s results per beat over a wider activation window.
+    SparseChainConfig(length=16, group_size=4, window=64, sparse_modes=((1, 4, 1), (1, 8, 2), (4, 8, 4)), packed=True),
 ]
+#: N results per beat: (n, m, n) modes with window = length * m // n**2 (2:4 -> 2, 1:4 and 1:8 -> 1, 4:8 -> 4).
+N_RESULTS = SparseChainConfig(
+    length=16, group_size=2, window=128, sparse_modes=((2, 4, 2), (1, 4, 1), (1, 8, 1), (4, 8, 4))
+)
 
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.top_name)
@@ -94,9 +100,10 @@ def test_every_mode_back_to_back_is_bit_exact_at_the_formula_cycles(cfg):
         first, last = first + b, last + o
 
 
-@pytest.mark.parametrize("seed", [1, 2])
-def test_random_backpressure_is_bit_exact(seed):
-    cfg = SparseChainConfig(length=16, group_size=2, packed=True)
+@pytest.mark.parametrize(
+    ("seed", "cfg"), [(1, SparseChainConfig(length=16, group_size=2, packed=True)), (2, CONFIGS[-1]), (3, N_RESULTS)]
+)
+def test_random_backpressure_is_bit_exact(seed, cfg):
     rng = np.random.default_rng(seed)
     cases = [make_case(cfg, code, 5, 32, rng) for code in (3, 0, 1, 2)]
     outs, out_cycles, taken = run_amaranth(cfg, cases, valid_prob=0.6, ready_prob=0.5, seed=seed)
@@ -148,16 +155,42 @@ def test_checker_catches_a_flipped_bit():
     assert len(check_outputs(cfg, case, outs)) == 1
 
 
-@pytest.mark.parametrize("cfg", CONFIGS[:3], ids=lambda c: c.top_name)
+@pytest.mark.parametrize("cfg", [*CONFIGS[:3], CONFIGS[-1], N_RESULTS], ids=lambda c: c.top_name)
 def test_python_payload_packing_matches_the_amaranth_layouts(cfg):
     w, a, o = weight_layout(cfg), act_layout(cfg), out_layout(cfg)
     assert w.size == cfg.length * (cfg.weight_format.width + cfg.index_bits) + cfg.mode_bits + 1
     assert w["mode"].offset == cfg.length * (cfg.weight_format.width + cfg.index_bits)
     assert w["last"].offset == w["mode"].offset + cfg.mode_bits
-    assert a.size == cfg.tokens * cfg.length * 8
+    assert a.size == cfg.tokens * cfg.window * 8
     assert o.size == cfg.tokens * cfg.lanes * 32
     beat = WeightBeat(1, np.full(cfg.length, -1), np.full(cfg.length, 1), True)
     payload = weight_payload(cfg, beat)
     assert payload >> w["last"].offset == 1
     assert (payload >> w["mode"].offset) & ((1 << cfg.mode_bits) - 1) == 1
     assert payload & ((1 << cfg.weight_format.width) - 1) == (1 << cfg.weight_format.width) - 1
+
+
+def test_n_results_per_beat_in_every_mode_switching_without_rebuilding():
+    cfg = N_RESULTS
+    rng = np.random.default_rng(11)
+    # cols = span: one beat per row group, so every beat leaves as one output of N rows.
+    cases = [make_case(cfg, code, 6, cfg.span(code), rng, kind) for code in (4, 0, 3, 1, 2) for kind in KINDS]
+    cases += [make_case(cfg, code, 7, 2 * cfg.span(code) - cfg.nm(code)[1], rng) for code in range(5)]  # ragged
+    outs, out_cycles, taken = run_amaranth(cfg, cases)
+    assert _check_all(cfg, cases, outs) == []  # every lane, code by code, and the GEMV vs matmul_int
+    first, last = 0, 0
+    for case in cases:
+        n = cfg.nm(case.mode)[0]
+        rows, cols = case.weights.shape
+        b, o = len(case.weight_beats), len(case.expected)
+        assert cfg.segments(case.mode) == n and o == -(-rows // n)  # N row results per output beat
+        assert b == o * -(-cols // cfg.span(case.mode))
+        assert out_cycles[last + o - 1] - taken[first] + 1 == gemv_cycles(cfg, rows, cols, case.mode) == b + 11
+        if cols == cfg.span(case.mode):  # one output per cycle once the pipeline is full
+            assert np.diff(out_cycles[last : last + o]).tolist() == [1] * (o - 1)
+        first, last = first + b, last + o
+    # Lanes past the mode's N results stay 0.
+    for case, start in zip(cases, np.cumsum([0] + [len(c.expected) for c in cases[:-1]]), strict=True):
+        n = cfg.nm(case.mode)[0]
+        for payload in outs[start : start + len(case.expected)]:
+            assert not out_codes(cfg, payload)[:, n:].any()

@@ -10,10 +10,12 @@ from hwgen.emulation.sparse_chain import (
     WeightBeat,
     chain_beat,
     dense_dot,
+    format_modes,
     guard_bias,
     guard_limit,
     nm_dot,
     packed_group_sum,
+    parse_modes,
     product_range,
     run_chain,
     select_activations,
@@ -220,3 +222,131 @@ def test_cycle_formula():
     assert cost.dense_macs == 64 * 256 and cost.multipliers == 16
     with pytest.raises(ValueError):
         gemv_beats(cfg, 0, 4, 0)
+
+
+# --- run-time grouping: (n, m, s) modes and the activation window ---------------------------------
+
+WIDE = SparseChainConfig(length=16, group_size=2, window=128, sparse_modes=((2, 4, 2), (1, 4, 1), (1, 8, 1), (4, 8, 4)))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field", "words"),
+    [
+        ({"window": 8}, "window", "from 16 to 1024"),  # narrower than the chain
+        ({"window": 1025}, "window", "from 16 to 1024"),
+        ({"window": True}, "window", "0 (= length)"),
+        ({"window": 16.0}, "window", "an integer"),
+        ({"sparse_modes": ((1, 4, 1, 1),)}, "sparse_modes", "(n, m, s)"),
+        ({"sparse_modes": ((1, 4, 1.0),)}, "sparse_modes", "integer tuples"),
+        (
+            {"sparse_modes": ((1, 4, 3),), "window": 64},
+            "sparse_modes",
+            "s (results per beat; here 3) dividing length=16",
+        ),
+        ({"sparse_modes": ((1, 4, 0),)}, "sparse_modes", "dividing length=16"),
+        ({"sparse_modes": ((1, 4, 32),)}, "sparse_modes", "dividing length=16"),
+        ({"sparse_modes": ((2, 4, 16),), "group_size": 1}, "sparse_modes", "multiple of n=2"),
+        ({"sparse_modes": ((1, 4, 16),)}, "sparse_modes", "of group_size=2"),
+        (
+            {"sparse_modes": ((1, 8, 1),)},
+            "sparse_modes",
+            "span (length/s)*m/n=128 is at most window=16",
+        ),
+        ({"sparse_modes": ((1, 8, 2),), "window": 32}, "sparse_modes", "widen window to 64"),
+        (
+            {"sparse_modes": ((1, 16),), "length": 8, "group_size": 1},
+            "sparse_modes",
+            "here 16 = m/n, or give (n, m, s)",
+        ),
+        ({"sparse_modes": ((2, 4), (2, 4, 2))}, "sparse_modes", "distinct modes"),  # the same layout twice
+    ],
+)
+def test_bad_window_and_grouping_are_rejected_by_name(kwargs, field, words):
+    with pytest.raises(ConfigError) as err:
+        SparseChainConfig(**kwargs)
+    assert err.value.field == field
+    assert words in str(err.value), str(err.value)
+
+
+def test_window_and_grouping_properties():
+    default = SparseChainConfig()
+    assert default.window == 16 and default == SparseChainConfig(window=16)
+    assert default.top_name == "sparse_chain_16g2_w8_2of4_1of4_1of8"  # unchanged names for old configs
+    assert [default.segments(c) for c in range(4)] == [1, 2, 4, 8]
+    assert [default.span(c) for c in range(4)] == [16] * 4
+    cfg = WIDE
+    assert cfg.sparse_modes == ((2, 4), (1, 4, 1), (1, 8, 1), (4, 8, 4))  # s = m/n is stored as (n, m)
+    assert cfg.top_name == "sparse_chain_16g2_w8_a128_2of4_1of4x1_1of8x1_4of8x4"
+    assert [cfg.segments(c) for c in range(5)] == [1, 2, 1, 1, 4]  # N results per beat
+    assert [cfg.segment(c) for c in range(5)] == [16, 8, 16, 16, 4]
+    assert [cfg.span(c) for c in range(5)] == [16, 16, 64, 128, 8]
+    assert (cfg.lanes, cfg.candidates, cfg.mode_bits) == (4, 8, 3)
+    assert cfg.segment_ends(4) == [1, 3, 5, 7]
+    assert SparseChainConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.to_dict()["sparse_modes"][1] == [1, 4, 1]
+    assert (cfg.mode_code(1, 8), cfg.mode_code(1, 8, 1), cfg.mode_code(2, 4, 2)) == (3, 3, 1)
+    both = SparseChainConfig(window=64, sparse_modes=((1, 4), (1, 4, 1)))
+    assert (both.mode_code(1, 4, 4), both.mode_code(1, 4, 1)) == (1, 2)
+    with pytest.raises(ConfigError, match="give s"):
+        both.mode_code(1, 4)
+    with pytest.raises(ConfigError):
+        cfg.mode_code(1, 8, 8)
+
+
+def test_parse_and_format_modes():
+    assert parse_modes("2:4:2, 1:4 ,1:8:1") == ((2, 4, 2), (1, 4), (1, 8, 1))
+    assert parse_modes("") == ()
+    assert format_modes(((2, 4), (1, 8, 1))) == "2:4,1:8:1"
+    for bad in ("2:4:2:1", "2", "a:4", "2:-4"):
+        with pytest.raises(ConfigError) as err:
+            parse_modes(bad)
+        assert err.value.field == "sparse_modes" and "N:M:S" in str(err.value)
+
+
+@pytest.mark.parametrize("packed", [False, True])
+def test_n_results_layout_matches_the_compressed_nm_dot_per_segment(packed):
+    cfg = SparseChainConfig(
+        length=16, group_size=2, window=128, sparse_modes=((2, 4, 2), (1, 4, 1), (1, 8, 1), (4, 8, 4)), packed=packed
+    )
+    rng = np.random.default_rng(7)
+    for code in range(len(cfg.modes)):
+        n, m = cfg.nm(code)
+        seg, s = cfg.segment(code), cfg.segments(code)
+        for _ in range(20):
+            beat = _random_beat(cfg, code, rng)
+            acts = rng.integers(-128, 128, (cfg.tokens, cfg.window))
+            got = chain_beat(cfg, beat, acts)
+            for t in range(cfg.tokens):
+                for k in range(cfg.lanes):
+                    cut = slice(k * seg, (k + 1) * seg)
+                    want = nm_dot(beat.value[cut], beat.index[cut], acts[t], n, m) if k < s else 0
+                    assert got[t, k] == want, (code, t, k)
+
+
+def test_n_results_selection_and_dense_ignore_the_window_tail():
+    cfg = SparseChainConfig(length=8, group_size=1, window=32, sparse_modes=((1, 4, 1), (2, 4, 2)))
+    acts = np.arange(100, 132)[None, :]
+    index = np.array([0, 3, 1, 2, 3, 0, 2, 1])
+    # 1:4 with s=1: one segment of 8 slices spanning 32 positions; slice p -> block p.
+    sel = select_activations(cfg, cfg.mode_code(1, 4, 1), index, acts)
+    np.testing.assert_array_equal(sel[0], 100 + 4 * np.arange(8) + index)
+    # 2:4 with s=2 (the default layout): two segments of 4 slices over the first 8 positions.
+    sel = select_activations(cfg, cfg.mode_code(2, 4), index, acts)
+    np.testing.assert_array_equal(sel[0], [100, 103, 105, 106, 103, 100, 106, 105])
+    w = np.arange(-4, 4)
+    dense = chain_beat(cfg, WeightBeat(0, w, np.zeros(8, int), True), acts)
+    assert dense[0, 0] == dense_dot(w, acts[0, :8])
+    with pytest.raises(ValueError, match=r"acts shape \(1, 8\)"):
+        select_activations(cfg, 0, index * 0, acts[:, :8])
+
+
+def test_cycle_formula_of_the_n_results_layout():
+    cfg = WIDE
+    assert latency(cfg) == 11
+    for code in range(len(cfg.modes)):
+        n, m = cfg.nm(code)
+        assert gemv_beats(cfg, 64, 256, code) == -(-64 // cfg.segments(code)) * -(-256 // cfg.span(code))
+        assert gemv_beats(cfg, 64, 256, code) * m == gemv_beats(cfg, 64, 256, 0) * n  # N/M of the dense beats
+        cost = gemv_cost(cfg, 64, 256, code)
+        assert (cost.results_per_beat, cost.acts_per_beat, cost.mode) == (n, cfg.span(code), cfg.modes[code])
+    assert gemv_beats(cfg, 5, 129, cfg.mode_code(1, 8)) == 5 * 2  # ragged edges round up

@@ -11,7 +11,12 @@ pytestmark = pytest.mark.synth
 
 @pytest.mark.parametrize(
     "cfg",
-    [SparseChainConfig(length=8, group_size=1), SparseChainConfig(length=8, group_size=1, weight_bits=4, packed=True)],
+    [
+        SparseChainConfig(length=8, group_size=1),
+        SparseChainConfig(length=8, group_size=1, weight_bits=4, packed=True),
+        # N results per beat: the wider activation window changes the multiplexers, not the multipliers.
+        SparseChainConfig(length=8, group_size=1, window=64, sparse_modes=((2, 4, 2), (1, 4, 1), (1, 8, 1))),
+    ],
     ids=lambda c: c.top_name,
 )
 def test_multipliers_map_to_dsp_blocks(tmp_path, cfg):
