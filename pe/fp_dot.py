@@ -27,9 +27,10 @@ class FpDotPE(wiring.Component):
 
     Subclasses supply the multiplier (:meth:`multiplier`): a component with
     ``a``, ``b`` inputs and an unpacked ``product`` output
-    (:func:`hwgen.rtl.fp_add.unpacked_layout`). The product is registered,
-    then added to the accumulator by :class:`~hwgen.rtl.fp_add.FpAdd` with a
-    single rounding (fused multiply-add). A beat with ``first`` adds to +0
+    (:func:`hwgen.rtl.fp_add.unpacked_layout`; its ``exp_offset`` and
+    ``sig_normalized`` reach the adder through ``product.shape()``). The product
+    is registered, then added to the accumulator by :class:`~hwgen.rtl.fp_add.FpAdd`
+    with a single rounding (fused multiply-add). A beat with ``first`` adds to +0
     instead of the accumulator; a beat with ``last`` sends the new value on
     ``o_acc``. A beat with both is a length-1 dot product.
 

@@ -10,7 +10,7 @@ from hwgen.emulation import FloatFormat
 from hwgen.emulation.fp_mac_model import check_in_format
 from hwgen.pe.fp_dot import FpDotPE
 from hwgen.rtl.format_shape import FormatShape
-from hwgen.rtl.fp_add import code_layout, unpack_code, unpacked_layout
+from hwgen.rtl.fp_add import code_layout, exp_offset, unpack_code, unpacked_layout
 
 __all__ = ["FpMacPE", "FpMul"]
 
@@ -19,14 +19,18 @@ class FpMul(wiring.Component):
     """Exact product of two codes of ``fmt`` as an unpacked float; combinational.
 
     ``product.sig`` is the ``2 * (man_bits + 1)``-bit integer product of the
-    significands (never rounded), ``product.exp`` the sum of the exponents.
-    NaN operands and ``Inf * 0`` give ``nan``; ``Inf * x`` gives ``inf``.
+    significands (never rounded), ``product.exp`` the sum of the two biased
+    exponent fields (1 for zero and subnormals); the two biases are the layout's
+    ``exp_offset = -2 * (bias + man_bits)``, which the consumer (:class:`~hwgen.rtl.fp_add.FpAdd`)
+    folds into a constant it adds anyway, so the unit holds no exponent constant.
+    NaN operands and ``Inf * 0`` give ``nan``; an Inf operand sets ``inf`` (``nan`` wins).
     Golden model: :func:`hwgen.emulation.fp_mac_model.exact_products`.
 
     Members
     -------
     a, b : In(FormatShape(fmt))
-    product : Out(unpacked_layout(2 * (fmt.man_bits + 1), ...))
+    product : Out(unpacked_layout(2 * (fmt.man_bits + 1), exp_bits, -2 * (fmt.bias + fmt.man_bits)))
+        Value ``(-1)**sign * sig * 2**(exp + exp_offset)`` unless ``nan`` or ``inf``.
 
     Latency
     -------
@@ -37,7 +41,7 @@ class FpMul(wiring.Component):
         check_in_format(fmt)
         self.fmt = fmt
         op = code_layout(fmt)
-        layout = unpacked_layout(2 * op["sig"].width, op["exp"].width + 1)
+        layout = unpacked_layout(2 * op["sig"].width, op["exp"].width + 1, 2 * exp_offset(op))
         super().__init__({"a": In(FormatShape(fmt)), "b": In(FormatShape(fmt)), "product": Out(layout)})
 
     def elaborate(self, platform):
@@ -51,7 +55,7 @@ class FpMul(wiring.Component):
             self.product.exp.eq(a.exp + b.exp),
             self.product.sign.eq(a.sign ^ b.sign),
             self.product.nan.eq(nan),
-            self.product.inf.eq(~nan & (a.inf | b.inf)),
+            self.product.inf.eq(a.inf | b.inf),
         ]
         return m
 

@@ -11,7 +11,7 @@ from hwgen.emulation.fp_mac_model import check_in_format
 from hwgen.pe.fp_dot import FpDotPE
 from hwgen.rtl import arith
 from hwgen.rtl.format_shape import FormatShape
-from hwgen.rtl.fp_add import unpack_code, unpacked_layout
+from hwgen.rtl.fp_add import exp_offset, unpack_code, unpacked_layout
 
 __all__ = ["SUPPORTED_POLICIES", "LMulPE", "LMulUnit"]
 
@@ -49,7 +49,8 @@ class LMulUnit(wiring.Component):
     then the :class:`~hwgen.emulation.lmul.LMul` policies: zero and subnormal
     operands, underflow below ``min_normal``, overflow above ``max_finite``
     (``r > max_code``), NaN/Inf operands (``Inf * 0`` is NaN; ``Inf *
-    subnormal`` is Inf since a subnormal is nonzero).
+    subnormal`` is Inf since a subnormal is nonzero). ``inf`` may be set
+    together with ``nan``, which wins (:func:`~hwgen.rtl.fp_add.unpacked_layout`).
 
     Golden model: ``hwgen.emulation.LMul(fmt, ...)`` with the same policies.
 
@@ -58,7 +59,10 @@ class LMulUnit(wiring.Component):
     into the constant that unbiases the output exponent, and the tests on ``r``
     (underflow, overflow) are comparisons of ``s`` with constants built as logic, not
     carry chains. Wider formats (bf16) keep ``r`` and chain comparisons, which measured
-    fewer LUTs there.
+    fewer LUTs there. The unbiasing constant itself is not added here: ``product.exp``
+    is the biased exponent (``s[m:]`` for FP8, ``r[m:]`` for bf16) and the bias is the
+    layout's ``exp_offset``, which :class:`~hwgen.rtl.fp_add.FpAdd` merges into the
+    constant it adds to every operand exponent.
 
     Parameters
     ----------
@@ -73,7 +77,10 @@ class LMulUnit(wiring.Component):
     Members
     -------
     a, b : In(FormatShape(lmul.fmt))
-    product : Out(unpacked_layout(man_bits + 1, ...))
+    product : Out(unpacked_layout(man_bits + 1, exp_bits, exp_offset))
+        Value ``(-1)**sign * sig * 2**(exp + exp_offset)`` unless ``nan`` or ``inf``;
+        ``exp_offset`` is ``-(2 * bias + man_bits)`` for FP8 and ``-(bias + man_bits)``
+        for wider formats (``product.shape().exp_offset``).
 
     Latency
     -------
@@ -88,8 +95,14 @@ class LMulUnit(wiring.Component):
         self._r_lo = -(f.bias << m)
         self._r_hi = 2 * mag_max - (f.bias << m) + self._offset
         self._s_max = 2 * mag_max + self._offset
-        exp_lo, exp_hi = (self._r_lo >> m) - f.bias - m, (self._r_hi >> m) - f.bias - m
-        layout = unpacked_layout(m + 1, _signed_bits(exp_lo, exp_hi))
+        # The product's exponent field is biased (the lean path's ``s[m:]`` = r_exp + bias, the
+        # chains path's r_exp); the bias is the layout's exp_offset, folded by the consumer.
+        self._lean = f.width - 1 <= _LOGIC_COMPARE_BITS
+        exp_bias = 2 * f.bias + m if self._lean else f.bias + m
+        exp_lo = 0 if self._lean else self._r_lo >> m
+        exp_hi = (self._s_max if self._lean else self._r_hi) >> m
+        # sig is 1.m or 0 (and 1.max_man when saturated): normalised, FpAdd counts no leading zeros.
+        layout = unpacked_layout(m + 1, _signed_bits(exp_lo, exp_hi), -exp_bias, sig_normalized=True)
         super().__init__({"a": In(FormatShape(f)), "b": In(FormatShape(f)), "product": Out(layout)})
 
     @property
@@ -113,7 +126,7 @@ class LMulUnit(wiring.Component):
         return self.lmul.fmt.resolved_overflow if policy == "format" else policy
 
     def elaborate(self, platform):
-        if self.lmul.fmt.width - 1 > _LOGIC_COMPARE_BITS:
+        if not self._lean:
             return self._elaborate_chains()
         m = Module()
         lm, f, mb = self.lmul, self.lmul.fmt, self.lmul.fmt.man_bits
@@ -147,7 +160,7 @@ class LMulUnit(wiring.Component):
         over = _gt_const(s, threshold)
         if self._zero_may_overflow(threshold):
             over = ~zero & over
-        self._drive_product(m, ua, ub, zero, over, Cat(s[:mb], 1), biased - (2 * f.bias + mb))
+        self._drive_product(m, ua, ub, zero, over, Cat(s[:mb], 1), biased)
         return m
 
     def _elaborate_chains(self) -> Module:
@@ -172,8 +185,7 @@ class LMulUnit(wiring.Component):
             terms.append(~arith.is_positive(r_exp))
         m.d.comb += zero.eq(Cat(*terms).any() if terms else 0)
         over = ~zero & arith.gt_const(m, r, f.max_code, "over")
-        unbiased = arith.add_const(m, r_exp, -(f.bias + mb), "unbiased")
-        self._drive_product(m, ua, ub, zero, over, Cat(r[:mb], 1), unbiased)
+        self._drive_product(m, ua, ub, zero, over, Cat(r[:mb], 1), r_exp)
         return m
 
     def _drive_product(self, m: Module, ua, ub, zero, over, sig, exp) -> None:
@@ -189,7 +201,7 @@ class LMulUnit(wiring.Component):
         m.d.comb += [
             self.product.sign.eq(ua.sign ^ ub.sign),
             self.product.nan.eq(nan | over_nan),
-            self.product.inf.eq(~nan & (inf_any | over_inf)),
+            self.product.inf.eq(inf_any | over_inf),
             self.product.sig.eq(sig),
             self.product.exp.eq(exp),
         ]
@@ -198,7 +210,7 @@ class LMulUnit(wiring.Component):
         with m.If(over if policy == "saturate" else 0):
             m.d.comb += [
                 self.product.sig.eq((f.max_code & ((1 << mb) - 1)) | (1 << mb)),
-                self.product.exp.eq((f.max_code >> mb) - f.bias - mb),
+                self.product.exp.eq((f.max_code >> mb) - f.bias - mb - exp_offset(self.product.shape())),
             ]
 
 

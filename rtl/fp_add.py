@@ -11,7 +11,7 @@ from hwgen.emulation.fp_mac_model import check_acc_format, check_in_format
 from hwgen.rtl import arith
 from hwgen.rtl.format_shape import FormatShape
 
-__all__ = ["FpAdd", "FpAdder", "code_layout", "unpack_code", "unpacked_layout"]
+__all__ = ["FpAdd", "FpAdder", "UnpackedLayout", "code_layout", "exp_offset", "unpack_code", "unpacked_layout"]
 
 
 def _signed_bits(lo: int, hi: int) -> int:
@@ -19,23 +19,103 @@ def _signed_bits(lo: int, hi: int) -> int:
     return max(lo.bit_length(), hi.bit_length()) + 1
 
 
-def unpacked_layout(sig_bits: int, exp_bits: int) -> data.StructLayout:
-    """An unpacked float: value ``(-1)**sign * sig * 2**exp`` unless ``nan`` or ``inf``.
+class UnpackedLayout(data.StructLayout):
+    """:class:`~amaranth.lib.data.StructLayout` of an unpacked float, with two static facts about it.
 
-    ``sig`` is an unsigned integer significand (not necessarily normalised; zero
-    when ``sig == 0``) and ``exp`` the signed exponent of its least significant bit.
+    Both facts are part of the shape (layouts that differ in them compare unequal), so a
+    consumer such as :class:`FpAdd` built from ``product.shape()`` uses them without any
+    wiring: it folds ``exp_offset`` into its own exponent constants (the producer spends
+    no adder on a bias) and skips normalising a ``sig_normalized`` operand.
+
+    Parameters
+    ----------
+    members : dict
+        The ``sig``, ``exp``, ``sign``, ``inf`` and ``nan`` fields.
+    exp_offset : int
+        Added to the ``exp`` field to give the exponent of ``sig``'s least significant bit.
+    sig_normalized : bool
+        Whether ``sig``'s top bit is set whenever ``sig`` is nonzero.
     """
-    return data.StructLayout({"sig": unsigned(sig_bits), "exp": signed(exp_bits), "sign": 1, "inf": 1, "nan": 1})
+
+    def __init__(self, members, exp_offset: int = 0, sig_normalized: bool = False):
+        super().__init__(members)
+        self.exp_offset = int(exp_offset)
+        self.sig_normalized = bool(sig_normalized)
+
+    def _facts(self) -> tuple[int, bool]:
+        return self.exp_offset, self.sig_normalized
+
+    def __eq__(self, other):
+        return super().__eq__(other) and _facts(other) == self._facts()
+
+    def __hash__(self):  # a plain StructLayout's hash without facts, as __eq__ compares them
+        return hash((super().__hash__(), self._facts())) if any(self._facts()) else super().__hash__()
+
+    def __repr__(self):
+        return (
+            f"UnpackedLayout({dict(self.members)!r}, exp_offset={self.exp_offset}, "
+            f"sig_normalized={self.sig_normalized})"
+        )
 
 
-def code_layout(fmt: FloatFormat) -> data.StructLayout:
-    """The :func:`unpacked_layout` that holds every code of ``fmt`` (see :func:`unpack_code`)."""
+def _facts(layout) -> tuple[int, bool]:
+    return exp_offset(layout), getattr(layout, "sig_normalized", False)
+
+
+def unpacked_layout(sig_bits: int, exp_bits: int, exp_offset: int = 0, sig_normalized: bool = False) -> UnpackedLayout:
+    """An unpacked float: value ``(-1)**sign * sig * 2**(exp + exp_offset)`` unless ``nan`` or ``inf``.
+
+    ``nan`` wins over ``inf`` (a producer may set both, as :class:`FpAdd` tests ``nan`` first).
+
+    Parameters
+    ----------
+    sig_bits : int
+        Width of ``sig``, an unsigned integer significand (the value is zero when
+        ``sig == 0``, whatever ``exp`` holds).
+    exp_bits : int
+        Width of ``exp``, a signed integer.
+    exp_offset : int, optional
+        Constant added to ``exp`` to give the exponent of ``sig``'s least
+        significant bit. A producer stores a biased exponent (e.g. the sum of
+        two exponent fields) and leaves the bias to the consumer, which merges it
+        into a constant it adds anyway (:class:`FpAdd` does).
+    sig_normalized : bool, optional
+        The producer guarantees that ``sig``'s top bit is set unless ``sig == 0``
+        (an L-Mul product, ``1.m`` or zero); :class:`FpAdd` then needs no leading-zero
+        count or shifter for it. Default: ``sig`` may have leading zeros.
+
+    Returns
+    -------
+    UnpackedLayout
+        Fields ``sig``, ``exp``, ``sign``, ``inf``, ``nan``; ``exp_offset`` and
+        ``sig_normalized`` as attributes.
+    """
+    members = {"sig": unsigned(sig_bits), "exp": signed(exp_bits), "sign": 1, "inf": 1, "nan": 1}
+    return UnpackedLayout(members, exp_offset, sig_normalized)
+
+
+def exp_offset(layout) -> int:
+    """The ``exp_offset`` of an unpacked layout (0 for a plain ``StructLayout``)."""
+    return getattr(layout, "exp_offset", 0)
+
+
+def code_layout(fmt: FloatFormat) -> UnpackedLayout:
+    """The :func:`unpacked_layout` that holds every code of ``fmt`` (see :func:`unpack_code`).
+
+    ``exp`` is the biased exponent field (1 for zero and subnormals, so that the
+    significand ``0.m`` has the same scale as ``1.m`` at exponent field 1) and
+    ``exp_offset = -(bias + man_bits)``.
+    """
     emax = (1 << fmt.exp_bits) - 1
-    return unpacked_layout(fmt.man_bits + 1, _signed_bits(1 - fmt.bias - fmt.man_bits, emax - fmt.bias))
+    return unpacked_layout(fmt.man_bits + 1, _signed_bits(1, emax), -(fmt.bias + fmt.man_bits))
 
 
 def unpack_code(m: Module, fmt: FloatFormat, code) -> data.View:
-    """Combinationally unpack ``code`` of ``fmt`` (``"ieee"`` or ``"fn"`` specials, subnormals kept)."""
+    """Combinationally unpack ``code`` of ``fmt`` (``"ieee"`` or ``"fn"`` specials, subnormals kept).
+
+    The result has :func:`code_layout`: ``exp`` is the raw exponent field (forced to 1
+    for zero and subnormals); its bias is the layout's ``exp_offset``, so no adder here.
+    """
     check_in_format(fmt)
     out = Signal(code_layout(fmt))
     man, exp = code[: fmt.man_bits], code[fmt.man_bits : fmt.man_bits + fmt.exp_bits]
@@ -43,7 +123,7 @@ def unpack_code(m: Module, fmt: FloatFormat, code) -> data.View:
     normal = exp.any()
     m.d.comb += [
         out.sig.eq(Cat(man, normal)),
-        out.exp.eq(arith.add_const(m, Mux(normal, exp, 1), -(fmt.bias + fmt.man_bits), "unbiased")),
+        out.exp.eq(Cat(exp[0] | ~normal, exp[1:])),  # Mux(normal, exp, 1)
         out.sign.eq(code[fmt.width - 1]),
     ]
     if fmt.specials == "ieee":
@@ -78,9 +158,12 @@ class FpAdd(wiring.Component):
     (e.g. an exact FP8 or bf16 product), so a multiply feeding ``y`` and this
     adder form a fused multiply-add.
 
-    Both operands are normalised to ``s = max(x, y, fmt precision)`` bits, the
-    smaller one aligned with guard, round and sticky bits, the sum normalised,
-    shifted right below the normal range (subnormals) and rounded to nearest even.
+    Each operand is normalised in its own width (not at all when its layout is
+    ``sig_normalized``) and placed at the top of ``s = max(x, y, fmt precision)``
+    bits, its layout's ``exp_offset`` merged into the constant that gives the
+    exponent of its top bit; the smaller one is aligned with guard, round and
+    sticky bits, the sum normalised, shifted right below the normal range
+    (subnormals) and rounded to nearest even.
 
     Golden model: :func:`hwgen.emulation.fp_mac_model.fp_dot` (one step) and
     :func:`~hwgen.emulation.fp_mac_model.fp_add`.
@@ -90,7 +173,9 @@ class FpAdd(wiring.Component):
     fmt : FloatFormat
         Result format (see :func:`~hwgen.emulation.fp_mac_model.check_acc_format`).
     x_layout, y_layout : StructLayout
-        :func:`unpacked_layout` of the operands.
+        :func:`unpacked_layout` of the operands; their ``exp_offset`` and
+        ``sig_normalized`` (:class:`UnpackedLayout`) are honoured, a plain
+        ``StructLayout`` counts as offset 0, not normalised.
 
     Members
     -------
@@ -137,12 +222,21 @@ class FpAdd(wiring.Component):
 
     @staticmethod
     def _norm_operand(m: Module, op, s: int, name: str):
-        """Normalised ``s``-bit significand and the exponent of its top bit."""
+        """Normalised ``s``-bit significand and the exponent of its top bit.
+
+        The significand is normalised in its own width ``w`` (a narrow product needs a
+        ``w``-bit shifter, not an ``s``-bit one) and then placed at the top of ``s`` bits.
+        """
+        w, layout = len(op.sig), op.shape()
+        # The operand's exponent offset merges into the constant that finds the top bit.
+        base = arith.add_const(m, op.exp, w - 1 + exp_offset(layout), f"{name}_msb")
         padded = Signal(s, name=f"{name}_pad")
-        m.d.comb += padded.eq(op.sig)
-        norm, lz = _normalize(m, padded, s, name)
-        base = arith.add_const(m, op.exp, s - 1, f"{name}_msb")
-        return norm, arith.sub(m, base, lz, f"{name}_top")
+        if getattr(layout, "sig_normalized", False):  # top bit already set (or zero): nothing to count
+            m.d.comb += padded.eq(Cat(Const(0, s - w), op.sig))
+            return padded, base
+        norm, lz = _normalize(m, op.sig, w, name)
+        m.d.comb += padded.eq(Cat(Const(0, s - w), norm))
+        return padded, arith.sub(m, base, lz, f"{name}_top")
 
     @staticmethod
     def _add_aligned(m: Module, big, small, diff, subtract, s: int):

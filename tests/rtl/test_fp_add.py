@@ -8,7 +8,7 @@ from hwgen.cli.build_cmd import lint
 from hwgen.emulation import bfloat16, float8_e4m3fn, float8_e5m2, float16, float32
 from hwgen.emulation.errors import FormatError
 from hwgen.emulation.fp_mac_model import fp_add
-from hwgen.rtl.fp_add import FpAdder
+from hwgen.rtl.fp_add import FpAdd, FpAdder, code_layout, unpacked_layout
 from hwgen.rtl.verilog_writer import LINT_WAIVERS, generate_verilog
 from hwgen.sim.cocotb_runner import run_cocotb
 from hwgen.sim.fp_add_bench import adder_vectors
@@ -45,6 +45,41 @@ def test_ieee_rules_float32():
     want = [0, 0x80000000, 0, nan, inf, 0]
     assert _amaranth_sums(float32, a, b).tolist() == want
     assert fp_add(a, b, float32).tolist() == want
+
+
+def test_layout_exp_offset_and_normalized_sig_are_honoured():
+    # y as an L-Mul product carries it: a biased exponent (offset -30) and a 1.m-or-0 significand.
+    x_layout, y_layout = unpacked_layout(11, 7), unpacked_layout(4, 7, exp_offset=-30, sig_normalized=True)
+    dut = FpAdd(float16, x_layout, y_layout)
+    rng = np.random.default_rng(5)
+    n = 1500
+    xs, xe, xsign = rng.integers(0, 1 << 11, n), rng.integers(-30, 6, n), rng.integers(0, 2, n)
+    ys, ye, ysign = rng.integers(8, 16, n), rng.integers(0, 41, n), rng.integers(0, 2, n)
+    ys[::7] = 0  # zero products (the exponent field then holds junk)
+    got = []
+
+    async def bench(ctx):
+        for i in range(n):
+            ctx.set(dut.x, {"sig": int(xs[i]), "exp": int(xe[i]), "sign": int(xsign[i])})
+            ctx.set(dut.y, {"sig": int(ys[i]), "exp": int(ye[i]), "sign": int(ysign[i])})
+            got.append(ctx.get(dut.result.as_value()))
+
+    sim = Simulator(dut)
+    sim.add_testbench(bench)
+    sim.run()
+    # Both operands span at most 2**-30 .. 2**15: their float64 sum is exact, so one cast rounds once.
+    x = np.where(xsign == 1, -1.0, 1.0) * np.ldexp(xs.astype(float), xe)
+    y = np.where(ysign == 1, -1.0, 1.0) * np.ldexp(ys.astype(float), ye - 30)
+    want = (x + y).astype(np.float16).view(np.uint16)
+    assert np.array_equal(np.array(got), want)
+
+
+def test_unpacked_layout_facts_are_part_of_the_shape():
+    plain = unpacked_layout(4, 7)
+    assert plain == unpacked_layout(4, 7) and hash(plain) == hash(unpacked_layout(4, 7))
+    assert plain != unpacked_layout(4, 7, exp_offset=-3)
+    assert plain != unpacked_layout(4, 7, sig_normalized=True)
+    assert code_layout(float16).exp_offset == -(float16.bias + float16.man_bits)
 
 
 def test_rejects_formats_without_ieee_specials():
