@@ -8,28 +8,11 @@ from amaranth.sim import Simulator
 
 from hwgen.dataflow.pim_channel import PimChannel, cmd_layout
 from hwgen.emulation import bfloat16, float32
-from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimTiming, float_mac, run_program
+from hwgen.emulation.pim_model import QUICK_TIMING, PimCommand, PimConfig, PimOp, PimTiming, float_mac, run_program
 from hwgen.host.pim_mapping import output_codes, pack_command, plan_gemv, unpack_output
 from hwgen.pe.pim_bank import PimFloatDot
 
-FAST = PimTiming(
-    tRCD=5,
-    tRCD_MAC=7,
-    tRP=4,
-    tRAS=9,
-    tCCD=2,
-    tRRD=3,
-    tFAW=16,
-    tCL=4,
-    tCL_MAC=2,
-    tRTP=3,
-    tWR=5,
-    tRTW=2,
-    tMOD=3,
-    refresh=True,
-    tREFI=90,
-    tRFC=9,
-)
+FAST = QUICK_TIMING
 
 
 def run_amaranth(cfg, commands, valid_prob=1.0, ready_prob=1.0, seed=0, reads=None):

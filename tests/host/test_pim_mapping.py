@@ -4,27 +4,10 @@ import numpy as np
 import pytest
 
 from hwgen.emulation.errors import ConfigError
-from hwgen.emulation.pim_model import PimCommand, PimConfig, PimModel, PimOp, PimTiming, run_program
+from hwgen.emulation.pim_model import QUICK_TIMING, PimCommand, PimConfig, PimModel, PimOp, run_program
 from hwgen.host.pim_mapping import calibration_commands, gemv_cycles, pack_command, plan_gemv, unpack_output
 
-T = PimTiming(
-    tRCD=5,
-    tRCD_MAC=7,
-    tRP=4,
-    tRAS=9,
-    tCCD=2,
-    tRRD=3,
-    tFAW=16,
-    tCL=4,
-    tCL_MAC=2,
-    tRTP=3,
-    tWR=5,
-    tRTW=2,
-    tMOD=3,
-    refresh=True,
-    tREFI=90,
-    tRFC=9,
-)
+T = QUICK_TIMING
 
 
 def _run_gemv(cfg, n, k, channels, seed):

@@ -3,31 +3,14 @@
 import numpy as np
 import pytest
 
-from hwgen.emulation.pim_model import PimConfig, PimTiming, run_program
+from hwgen.emulation.pim_model import QUICK_TIMING, PimConfig, run_program
 from hwgen.host.pim_mapping import calibration_commands, plan_gemv
 from hwgen.sim.pim_regression import run_pim_regression
 from hwgen.sim.toolchain import find_simulator
 
 pytestmark = pytest.mark.sim
 
-FAST = PimTiming(
-    tRCD=5,
-    tRCD_MAC=7,
-    tRP=4,
-    tRAS=9,
-    tCCD=2,
-    tRRD=3,
-    tFAW=16,
-    tCL=4,
-    tCL_MAC=2,
-    tRTP=3,
-    tWR=5,
-    tRTW=2,
-    tMOD=3,
-    refresh=True,
-    tREFI=90,
-    tRFC=9,
-)
+FAST = QUICK_TIMING
 
 
 def _need(simulator):
