@@ -8,6 +8,7 @@ import pytest
 from hwgen.emulation import bfloat16, float32
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.pim_model import (
+    QUICK_TIMING,
     PimCommand,
     PimCommandError,
     PimConfig,
@@ -20,22 +21,7 @@ from hwgen.emulation.pim_model import (
 
 # No modes, bank-read / write recovery and read latencies equal to tCCD / tCL: the hand cycles below
 # only follow the base rules; the AiM rules have their own tests.
-T = PimTiming(
-    tRCD=5,
-    tRCD_MAC=7,
-    tRP=4,
-    tRAS=9,
-    tCCD=2,
-    tRRD=3,
-    tFAW=16,
-    tCL=4,
-    tCL_MAC=4,
-    tRTP=2,
-    tWR=2,
-    tRTW=0,
-    tMOD=0,
-    refresh=False,
-)
+T = dataclasses.replace(QUICK_TIMING, tCL_MAC=4, tRTP=2, tWR=2, tRTW=0, tMOD=0, refresh=False)
 C = PimCommand
 
 
