@@ -88,8 +88,9 @@ class SparseDspChain(wiring.Component):
     ``length``). Only the multiplexer routing and the lane count depend on ``s``;
     ``s = n`` with ``window = length * m // n**2`` gives N results per cycle. Results
     are summed over beats (int32 wrap) and leave on ``o_out`` with the beat that
-    carries ``last``; the mode must not change before it. The mode travels down the pipeline with each beat, so it
-    can change from one output to the next without rebuilding. A packed chain runs
+    carries ``last``; the mode must not change before it. The mode travels down the
+    pipeline with each beat, so it can change from one output to the next without
+    rebuilding. A packed chain runs
     two tokens per multiplier (see ``hwgen.emulation.sparse_chain``). One enable
     stalls the whole pipeline when ``o_out`` is not ready. Unknown mode codes act as
     dense.
