@@ -7,7 +7,7 @@ import struct
 import numpy as np
 
 from .float_format import FloatFormat
-from .fp_mac_model import fp_dot
+from .fp_mac_model import fp_add, fp_dot
 from .int_format import IntFormat
 from .isa import ACCUMULATE, DeviceInfo, Opcode, Space, Status
 
@@ -128,11 +128,7 @@ class AcceleratorModel:
         if isinstance(acc, IntFormat):
             return (old + new) & ((1 << acc.width) - 1)
         assert isinstance(acc, FloatFormat)
-        with np.errstate(invalid="ignore"):  # Inf - Inf is NaN, as in the adder
-            # float64 has 53 >= 2 * 24 + 2 bits, so its rounded sum rounds to the same float32 as the
-            # exact sum would (double rounding is harmless for addition at that precision).
-            total = acc.decode(old, np.float64) + acc.decode(new, np.float64)
-        return acc.encode(total).astype(np.int64)
+        return fp_add(old, new, acc)  # the FpAdder's golden model, canonical NaN included
 
     # -- words --------------------------------------------------------------------------------------------------
     def _space(self, space: int, addr: int, count: int) -> Space:

@@ -144,6 +144,26 @@ def test_float_array_with_accumulate():
     check(cfg, SMALL, commands)
 
 
+def test_accumulating_inf_minus_inf_gives_the_adders_canonical_nan():
+    # O holds +Inf, the RUN's products are -Inf: the FpAdder's NaN is the positive canonical code.
+    import numpy as np
+
+    cfg = ArrayConfig(rows=2, cols=2, dtype="bfloat16", acc="float32")
+
+    def words(codes, dtype):
+        return np.asarray(codes, dtype).view(np.uint8).reshape(len(codes), -1)
+
+    commands = [
+        (1, isa.write(Space.W, 0, words([[0x3F80, 0x3F80], [0x3F80, 0x3F80]], "<u2"))),  # 1.0
+        (2, isa.write(Space.A, 0, words([[0xFF80, 0x0000]], "<u2"))),  # -Inf, +0
+        (3, isa.write(Space.O, 0, words([[0x7F800000, 0x7F800000]], "<u4"))),  # +Inf
+        (4, isa.run(0, 0, 0, 1, accumulate=True)),
+        (5, isa.read(Space.O, 0, 1)),
+    ]
+    responses = check(cfg, SMALL, commands)
+    assert isa.decode_response(responses[-1])[2] == (0x7FC00000).to_bytes(4, "little") * 2
+
+
 def _rand_words(info, space, n, rng):
     import numpy as np
 
