@@ -15,7 +15,7 @@ import numpy as np
 
 from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation import accumulate, ops
-from hwgen.emulation.fp_mac_model import fp_add, fp_dot
+from hwgen.emulation.fp_mac_model import canonical_codes, fp_add, fp_dot
 
 __all__ = [
     "Beat",
@@ -204,15 +204,8 @@ class StationaryPlan:
 
 def _float_add(acc, x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """``x + y`` of accumulator values (NaN: the canonical NaN) through the accumulator's IEEE adder."""
-    x_codes, y_codes = (_acc_codes(acc, np.asarray(v, np.float64).reshape(-1)) for v in (x, y))
+    x_codes, y_codes = (canonical_codes(acc, np.asarray(v, np.float64).reshape(-1)) for v in (x, y))
     return acc.decode(fp_add(x_codes, y_codes, acc), np.float64).reshape(np.shape(x))
-
-
-def _acc_codes(acc, values: np.ndarray) -> np.ndarray:
-    nan = np.isnan(values)
-    codes = acc.encode(np.where(nan, 0.0, values))
-    codes[nan] = acc.nan_code
-    return codes
 
 
 def fp_matmul(cfg: ArrayConfig, a: np.ndarray, b: np.ndarray) -> np.ndarray:

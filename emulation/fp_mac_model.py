@@ -8,7 +8,7 @@ from .errors import FormatError
 from .float_format import FloatFormat
 from .lmul import LMul
 
-__all__ = ["check_acc_format", "check_in_format", "exact_products", "fp_add", "fp_dot"]
+__all__ = ["canonical_codes", "check_acc_format", "check_in_format", "exact_products", "fp_add", "fp_dot"]
 
 _IN_SPECIALS = ("ieee", "fn")
 
@@ -37,8 +37,20 @@ def check_in_format(fmt) -> None:
         raise FormatError(f"in_fmt must be a FloatFormat with specials 'ieee' or 'fn' and subnormals; got {fmt!r}")
 
 
-def _canonical(fmt: FloatFormat, values: np.ndarray) -> np.ndarray:
-    """Encode exact ``values`` in ``fmt``; every NaN becomes the positive code ``fmt.nan_code``."""
+def canonical_codes(fmt: FloatFormat, values: np.ndarray) -> np.ndarray:
+    """Encode ``values`` of ``fmt``; every NaN becomes the positive code ``fmt.nan_code``.
+
+    Parameters
+    ----------
+    fmt : FloatFormat
+    values : numpy.ndarray of float64
+        Values of ``fmt`` (NaN of any sign or payload allowed).
+
+    Returns
+    -------
+    numpy.ndarray of int64
+        Codes, the canonical NaN code for every NaN (the hardware adders' NaN).
+    """
     nan = np.isnan(values)
     codes = fmt.encode(np.where(nan, 0.0, values))
     codes[nan] = fmt.nan_code
@@ -68,7 +80,7 @@ def fp_add(a_codes, b_codes, fmt: FloatFormat) -> np.ndarray:
     a, b = np.broadcast_arrays(as_codes(a_codes, fmt.width), as_codes(b_codes, fmt.width))
     x = fmt.decode(a.reshape(-1), np.float64)  # 1-D: the format codecs do not take 0-d arrays
     y = fmt.decode(b.reshape(-1), np.float64)
-    return _canonical(fmt, _round_add(fmt, x, y)).reshape(a.shape)
+    return canonical_codes(fmt, _round_add(fmt, x, y)).reshape(a.shape)
 
 
 def exact_products(a_codes, b_codes, in_fmt: FloatFormat, mul="exact") -> np.ndarray:
@@ -130,4 +142,4 @@ def fp_dot(a_codes, b_codes, in_fmt: FloatFormat, acc_fmt: FloatFormat, mul="exa
     acc = np.zeros(p.shape[0], np.float64)
     for k in range(p.shape[1]):
         acc = _round_add(acc_fmt, acc, p[:, k])
-    return _canonical(acc_fmt, acc).reshape(a.shape[:-1])
+    return canonical_codes(acc_fmt, acc).reshape(a.shape[:-1])

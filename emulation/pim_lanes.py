@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .float_format import FloatFormat
-from .fp_mac_model import _canonical, _round_add, exact_products
+from .fp_mac_model import _round_add, canonical_codes, exact_products
 
 __all__ = ["float_mac", "lane_tree"]
 
@@ -65,4 +65,4 @@ def float_mac(acc_codes, w_codes, x_codes, in_fmt: FloatFormat, acc_fmt: FloatFo
     x = np.broadcast_to(np.asarray(x_codes, dtype=np.int64), w.shape)
     p = exact_products(w, x, in_fmt)
     acc = acc_fmt.decode(np.asarray(acc_codes, dtype=np.int64).reshape(-1), np.float64)
-    return _canonical(acc_fmt, _round_add(acc_fmt, acc, lane_tree(p, acc_fmt))).astype(np.int64)
+    return canonical_codes(acc_fmt, _round_add(acc_fmt, acc, lane_tree(p, acc_fmt))).astype(np.int64)
