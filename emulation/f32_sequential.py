@@ -10,21 +10,29 @@ iterator keeps ``n`` innermost (the axis along which ``b`` and the output are
 contiguous), ``k`` outside it, and it sums into float32. That order is NumPy's
 choice, not its contract, so :func:`einsum_is_sequential` checks it once per
 process against an explicit loop and the caller falls back to a row-by-row
-axis-0 reduction (also checked by the tests) if it ever changes.
+axis-0 reduction (also checked by the tests) if it ever changes. Both hold only
+while the output rows are at least 8 wide (with N = 1 einsum becomes a dot
+product with several partial sums); narrower results loop over K explicitly.
 """
 
 import itertools
+import os
 from concurrent.futures import ThreadPoolExecutor
 from functools import cache, lru_cache
 
 import numpy as np
 
-__all__ = ["einsum_is_sequential", "kernel_is_sequential", "matmul_f32_sequential"]
+__all__ = ["DEFAULT_THREADS", "einsum_is_sequential", "kernel_is_sequential", "matmul_f32_sequential"]
 
+#: Worker threads by default (NumPy's loops release the GIL).
+DEFAULT_THREADS = min(4, os.cpu_count() or 1)
 _MIN_WORK_PER_THREAD = 1 << 22  # multiply-adds; below this a thread costs more than it saves
+# NumPy keeps an axis innermost (adding along K in order) only while it has at least this many
+# contiguous outputs; narrower results (e.g. N = 1, where einsum turns into a dot product) loop over K.
+_MIN_INNER_OUTPUTS = 8
 
 
-def matmul_f32_sequential(a: np.ndarray, b: np.ndarray, threads: int) -> np.ndarray:
+def matmul_f32_sequential(a: np.ndarray, b: np.ndarray, threads: int = DEFAULT_THREADS) -> np.ndarray:
     """``a @ b`` in float32 with sequential-K round-to-nearest-even accumulation.
 
     Parameters
@@ -33,7 +41,7 @@ def matmul_f32_sequential(a: np.ndarray, b: np.ndarray, threads: int) -> np.ndar
     b : numpy.ndarray, float32, shape (K, N)
         Every product ``a[i, k] * b[k, n]`` must be exact in float32; the caller
         checks that.
-    threads : int
+    threads : int, optional
         Upper bound on worker threads (NumPy releases the GIL in its loops).
 
     Returns
@@ -45,7 +53,10 @@ def matmul_f32_sequential(a: np.ndarray, b: np.ndarray, threads: int) -> np.ndar
     a = np.ascontiguousarray(a, np.float32)
     b = np.ascontiguousarray(b, np.float32)
     out = np.empty((m, n), np.float32)
-    kernel = _einsum_rows if einsum_is_sequential() else _reduce_rows
+    if n < _MIN_INNER_OUTPUTS:
+        kernel = _k_loop_rows
+    else:
+        kernel = _einsum_rows if einsum_is_sequential() else _reduce_rows
     workers = max(1, min(threads, m, m * k * n // _MIN_WORK_PER_THREAD))
     bounds = np.linspace(0, m, workers + 1).astype(int)
     if workers == 1:
@@ -79,12 +90,13 @@ def _reduce_rows(a, b, out, r0: int, r1: int) -> None:
             np.add.reduce(prod, axis=0, out=out[i])
 
 
-def _sequential_reference(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    acc = np.zeros((a.shape[0], b.shape[1]), np.float32)
+def _k_loop_rows(a, b, out, r0: int, r1: int) -> None:
+    """One vectorised addition per k: the reference order, spelled out."""
+    acc = out[r0:r1]
+    acc[...] = 0.0
     with np.errstate(all="ignore"):
         for k in range(a.shape[1]):
-            acc = acc + a[:, k, None] * b[k]
-    return acc
+            acc += a[r0:r1, k, None] * b[k]
 
 
 @lru_cache(maxsize=1)
@@ -104,9 +116,10 @@ def kernel_is_sequential(kernel) -> bool:
     for m, k, n in ((3, 67, 40), (1, 33, 9), (17, 256, 64)):
         a = _probe_values(rng, (m, k))
         b = _probe_values(rng, (k, n))
-        got = np.empty((m, n), np.float32)
+        got, want = np.empty((m, n), np.float32), np.empty((m, n), np.float32)
         kernel(a, b, got, 0, m)
-        if not np.array_equal(got.view(np.uint32), _sequential_reference(a, b).view(np.uint32)):
+        _k_loop_rows(a, b, want, 0, m)
+        if not np.array_equal(got.view(np.uint32), want.view(np.uint32)):
             return False
     return True
 

@@ -1,7 +1,5 @@
 """Matrix and dot products exactly as a dataflow computes them: multiplier, accumulator and order."""
 
-import os
-
 import numpy as np
 
 from .accumulate import Adder, check_acc, reduce_axis0
@@ -16,7 +14,6 @@ __all__ = ["dot", "matmul"]
 
 # Elements of the (K-chunk, rows, N) product block materialised at a time.
 _BLOCK_ELEMS = 1 << 18
-_THREADS = min(4, os.cpu_count() or 1)
 
 
 def _sig_stats(x: np.ndarray):
@@ -155,10 +152,10 @@ def matmul(a, b, mul="exact", acc=float32, order: str = "sequential", chunk=None
         raise FormatError(f"shapes {a.shape} and {b.shape} do not chain as (M, K) x (K, N)")
     check_acc(acc, order, chunk)
     adder = Adder(acc, rng)
-    if mul == "exact" and adder.fast32 and order == "sequential" and b.shape[1] >= 8 and a.dtype.kind == "f":
+    if mul == "exact" and adder.fast32 and order == "sequential" and a.dtype.kind == "f":
         a32, b32 = _as_float32_exactly(a), _as_float32_exactly(b)
         if a32 is not None and b32 is not None and _products_exact_in_float32(a32, b32):
-            return matmul_f32_sequential(a32, b32, _THREADS)
+            return matmul_f32_sequential(a32, b32)
     a, b = _widen(a), _widen(b)
     if mul == "exact" and isinstance(acc, IntFormat) and acc.overflow == "wrap" and a.dtype.kind == "i":
         return acc.fit(a @ b)  # int64 arithmetic wraps mod 2**64, which 2**bits divides

@@ -8,6 +8,7 @@ import numpy as np
 
 from hwgen.emulation import FloatFormat, IntFormat, LMul, matmul
 from hwgen.emulation.accumulate import _odd_sum, is_float32_rne, sequential_reduce_ok
+from hwgen.emulation.f32_sequential import matmul_f32_sequential
 
 __all__ = ["acc_decode", "acc_encode", "gemm_batched_values", "gemm_values"]
 
@@ -134,8 +135,8 @@ def gemm_batched_values(a3: np.ndarray, b3: np.ndarray, mul, acc, order: str, ch
 
 def _sequential_f32(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:
     """``acc = fl32(acc + a[i,k] * b[k,j])`` for k in order; products are exact in float32."""
-    if a3.shape[1] * b3.shape[2] >= _ROW_LOOP_OUTPUTS:
-        return np.stack([matmul(a3[i], b3[i]) for i in range(a3.shape[0])])  # the emulator's own row kernel
+    if a3.shape[1] * b3.shape[2] >= _ROW_LOOP_OUTPUTS:  # the emulator's kernel (the caller checked the products)
+        return np.stack([matmul_f32_sequential(a3[i], b3[i]) for i in range(a3.shape[0])])
     acc = np.zeros((a3.shape[0], a3.shape[1], b3.shape[2]), np.float32)
     with np.errstate(over="ignore", invalid="ignore"):  # IEEE: Inf and NaN are results
         for k in range(a3.shape[2]):  # vectorised over every output of the stack

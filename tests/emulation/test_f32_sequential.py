@@ -51,7 +51,10 @@ def test_order_probe_rejects_other_orders(kernel):
 
 
 @pytest.mark.parametrize("einsum_ok", [True, False], ids=["einsum", "axis0-reduce"])
-@pytest.mark.parametrize(("m", "k", "n", "threads"), [(64, 256, 256, 2), (5, 37, 8, 1), (1, 1, 9, 2), (3, 0, 8, 1)])
+@pytest.mark.parametrize(
+    ("m", "k", "n", "threads"),
+    [(64, 256, 256, 2), (5, 37, 8, 1), (1, 1, 9, 2), (3, 0, 8, 1), (5, 300, 1, 1), (40, 300, 3, 2)],
+)
 def test_matmul_f32_sequential_equals_explicit_loop(monkeypatch, einsum_ok, m, k, n, threads):
     monkeypatch.setattr(f32_sequential, "einsum_is_sequential", lambda: einsum_ok)
     a, b = fp8_operands(max(m, 3), max(k, 10), n, seed=m + k + n)
