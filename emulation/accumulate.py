@@ -125,6 +125,11 @@ def _fsum(row) -> float:
     return math.fsum(row.tolist())
 
 
+#: Fewest contiguous outputs for which NumPy keeps them innermost and adds along the
+#: outer (K) axis in order; narrower, it may reduce K innermost with several partial sums.
+MIN_SEQUENTIAL_WIDTH = 8
+
+
 def sequential_reduce_ok(p: np.ndarray) -> bool:
     """Whether ``np.add.reduce(p, axis=0)`` adds the rows of ``p`` strictly in order.
 
@@ -132,7 +137,7 @@ def sequential_reduce_ok(p: np.ndarray) -> bool:
     at least 8 contiguous outputs inside, each output instead gets ``out += p[k]``
     for k in order (checked against an explicit loop by the tests).
     """
-    return p.ndim >= 2 and p.flags.c_contiguous and p[0].size >= 8
+    return p.ndim >= 2 and p.flags.c_contiguous and p[0].size >= MIN_SEQUENTIAL_WIDTH
 
 
 def _tree(adder: Adder, p: np.ndarray) -> np.ndarray:

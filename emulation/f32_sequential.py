@@ -22,14 +22,13 @@ from functools import cache, lru_cache
 
 import numpy as np
 
+from .accumulate import MIN_SEQUENTIAL_WIDTH
+
 __all__ = ["DEFAULT_THREADS", "einsum_is_sequential", "kernel_is_sequential", "matmul_f32_sequential"]
 
 #: Worker threads by default (NumPy's loops release the GIL).
 DEFAULT_THREADS = min(4, os.cpu_count() or 1)
 _MIN_WORK_PER_THREAD = 1 << 22  # multiply-adds; below this a thread costs more than it saves
-# NumPy keeps an axis innermost (adding along K in order) only while it has at least this many
-# contiguous outputs; narrower results (e.g. N = 1, where einsum turns into a dot product) loop over K.
-_MIN_INNER_OUTPUTS = 8
 
 
 def matmul_f32_sequential(a: np.ndarray, b: np.ndarray, threads: int = DEFAULT_THREADS) -> np.ndarray:
@@ -53,7 +52,7 @@ def matmul_f32_sequential(a: np.ndarray, b: np.ndarray, threads: int = DEFAULT_T
     a = np.ascontiguousarray(a, np.float32)
     b = np.ascontiguousarray(b, np.float32)
     out = np.empty((m, n), np.float32)
-    if n < _MIN_INNER_OUTPUTS:
+    if n < MIN_SEQUENTIAL_WIDTH:  # e.g. N = 1, where einsum turns into a dot product
         kernel = _k_loop_rows
     else:
         kernel = _einsum_rows if einsum_is_sequential() else _reduce_rows
