@@ -107,8 +107,7 @@ def split_frames(data: bytes) -> list[bytes]:
     """Cut a byte string of back-to-back response frames into frames (by their length fields)."""
     frames, i = [], 0
     while i + isa.RSP_HEADER <= len(data):
-        (length,) = struct.unpack_from("<H", data, i + 3)
-        end = i + isa.RSP_HEADER + length + isa.CRC_BYTES
+        end = i + _frame_size(data, i)
         frames.append(bytes(data[i:end]))
         i = end
     return frames
@@ -162,7 +161,7 @@ class TopBench(ClockedBench):
         while True:
             got = self.tx.beats[self._taken :]
             if len(got) >= isa.RSP_HEADER:
-                size = isa.RSP_HEADER + struct.unpack_from("<H", bytes(got), 3)[0] + isa.CRC_BYTES
+                size = _frame_size(bytes(got))
                 if len(got) >= size:
                     self._taken += size
                     return bytes(got[:size])
@@ -233,8 +232,9 @@ class UartPins:
         return await self.receive_frame(timeout_bytes * 10 * self.bit_ns)
 
 
-def _frame_size(data: bytes) -> int:
-    return isa.RSP_HEADER + struct.unpack_from("<H", bytes(data), 3)[0] + isa.CRC_BYTES
+def _frame_size(data, start: int = 0) -> int:
+    """Bytes of the response frame at ``data[start:]``, from its header's length field."""
+    return isa.RSP_HEADER + struct.unpack_from("<H", data, start + 3)[0] + isa.CRC_BYTES
 
 
 @cocotb.test()
