@@ -17,6 +17,8 @@ from hwgen.emulation.errors import ConfigError
 __all__ = ["print_result", "register", "run"]
 
 _DEFAULT_BAUD = 115_200
+#: nextpnr reads ``--seed`` into a signed 32-bit int.
+_MAX_SEED = 2**31 - 1
 
 
 def register(sub: argparse._SubParsersAction, arch: Architecture) -> None:
@@ -42,7 +44,7 @@ def register(sub: argparse._SubParsersAction, arch: Architecture) -> None:
     build.add_argument("--arch", default="systolic", help="compute array architecture (systolic)")
     add_config_options(build, arch)
     build.add_argument("--baud", type=int, default=_DEFAULT_BAUD, help=f"UART baud rate (default: {_DEFAULT_BAUD})")
-    build.add_argument("--seed", type=int, default=1, help="nextpnr placement seed (default: 1)")
+    build.add_argument("--seed", type=int, default=1, help=f"nextpnr placement seed, 0..{_MAX_SEED} (default: 1)")
     build.add_argument("--out", metavar="DIR", help="output folder (default: build/fpga/<board>/<top module>)")
 
     program = steps.add_parser(
@@ -72,8 +74,8 @@ def _build(args: argparse.Namespace) -> int:
     board = get_board(args.board)
     if args.arch != "systolic":
         raise ConfigError("arch", args.arch, "systolic (the accelerator top wraps a systolic array)")
-    if args.baud <= 0:
-        raise ConfigError("baud", args.baud, "a positive baud rate, e.g. 115200")
+    if not 0 <= args.seed <= _MAX_SEED:
+        raise ConfigError("seed", args.seed, f"an integer from 0 to {_MAX_SEED}")
     cfg = config_from_args(get_architecture(args.arch), args)
     top = accelerator_top(cfg, board, args.baud)  # bad values raise here, before the progress display
     out = writable_dir(args.out or f"build/fpga/{board.name}/{cfg.top_name}", "out")

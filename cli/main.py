@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from hwgen.emulation.errors import ConfigError
+from hwgen.host.model_files import ModelError
 from hwgen.sim.cocotb_runner import SimulationError
 
 __all__ = ["UsageError", "build_parser", "main"]
@@ -110,30 +112,76 @@ def _command_module(name: str):
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``hwgen`` console script; returns the exit status."""
+    """Entry point of the ``hwgen`` console script; returns the exit status.
+
+    Exit status: 0 success; 1 a failed check (simulation, lint, timing, device); 2 a
+    value that is not allowed (one line on stderr, before any long work); 130 Ctrl-C.
+    """
     argv = sys.argv[1:] if argv is None else argv
     try:
-        args = build_parser(_arch_name(argv)).parse_args(argv)
-        if args.command in ("build", "synth"):
-            from hwgen.cli.build_cmd import run_build
-
-            return run_build(args)
-        if args.command == "sim":
-            from hwgen.cli.sim_cmd import run_sim
-
-            return run_sim(args)
-        if args.command in _EXTRA_COMMANDS:
-            return _command_module(args.command).run(args)
-        from hwgen.cli.doctor_cmd import run_doctor
-
-        return run_doctor()
+        return _dispatch(argv)
+    except ModelError as exc:  # already one line naming the file, the key or tensor, and the fix
+        return _fail(_one_line(str(exc)))
     except ConfigError as exc:
-        return _fail(f"--{exc.field.replace('_', '-')} {exc.value}: not allowed; allowed: {exc.allowed}")
+        return _fail(config_message(exc))
     except UsageError as exc:
-        return _fail(str(exc))
+        return _fail(_one_line(str(exc)))
     except SimulationError as exc:
-        print(f"hwgen: simulation failed: {exc}", file=sys.stderr)
+        print(f"hwgen: simulation failed: {_one_line(str(exc))}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print("hwgen: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader of our output went away (``hwgen ... | head``): nothing left to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    except Exception as exc:  # the last resort: one line, never a traceback
+        if os.environ.get("HWGEN_DEBUG"):
+            raise
+        print(f"hwgen: internal error: {type(exc).__name__}: {_one_line(str(exc))} "
+              "(a bug: please report it; HWGEN_DEBUG=1 shows the traceback)", file=sys.stderr)  # fmt: skip
+        return 1
+
+
+def _dispatch(argv: list[str]) -> int:
+    args = build_parser(_arch_name(argv)).parse_args(argv)
+    if args.command in ("build", "synth"):
+        from hwgen.cli.build_cmd import run_build
+
+        return run_build(args)
+    if args.command == "sim":
+        from hwgen.cli.sim_cmd import run_sim
+
+        return run_sim(args)
+    if args.command in _EXTRA_COMMANDS:
+        return _command_module(args.command).run(args)
+    from hwgen.cli.doctor_cmd import run_doctor
+
+    return run_doctor()
+
+
+def config_message(exc: ConfigError) -> str:
+    """One line naming the option, its rejected value and what is allowed."""
+    return f"--{exc.field.replace('_', '-')} {_shown(exc.value)}: not allowed; allowed: {_one_line(exc.allowed)}"
+
+
+_MAX_SHOWN = 120  # characters of a rejected value echoed back (a 5,000-digit number is not)
+
+
+def _shown(value) -> str:
+    if isinstance(value, str):
+        plain = value and value == value.strip() and value.isprintable()
+        text = value if plain else repr(value)
+    elif isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 10_000:
+        text = f"(an integer of about {int(value.bit_length() * 0.30103)} digits)"  # str() would refuse it
+    else:
+        text = _one_line(str(value))
+    return text if len(text) <= _MAX_SHOWN else f"{text[: _MAX_SHOWN - 20]}... ({len(text)} characters)"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
 
 
 def _fail(message: str) -> int:

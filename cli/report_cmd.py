@@ -32,12 +32,20 @@ def register(sub: argparse._SubParsersAction, arch) -> None:
 def run(args: argparse.Namespace) -> int:
     """Run ``hwgen report``; the exit status."""
     from hwgen.cli.options import writable_dir
+    from hwgen.cli.run_options import parsed_option
     from hwgen.host.quant_policy import parse_policy
     from hwgen.host.targets import parse_target
 
-    target, policy = parse_target(args.target), parse_policy(args.formats)
+    target, policy = (
+        parsed_option("target", args.target, parse_target),
+        parsed_option("formats", args.formats, parse_policy),
+    )
     if policy is None:
         raise ConfigError("formats", args.formats, "a quantisation policy such as w=int8,a=int8,acc=int32")
+    if args.tokens < 1:
+        raise ConfigError("tokens", args.tokens, "an integer >= 1")
+    if not args.fidelity.strip():
+        raise ConfigError("fidelity", args.fidelity, "a folder path")
     out = writable_dir(args.out, "out")
     console = Console()
     written = _perf_plots(console, out, target, policy, args.tokens)

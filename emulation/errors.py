@@ -30,4 +30,13 @@ class ConfigError(ValueError):
         self.field = field
         self.value = value
         self.allowed = allowed
-        super().__init__(f"{field}={value!r} is not allowed; allowed: {allowed}")
+        super().__init__(f"{field}={_short_repr(value)} is not allowed; allowed: {allowed}")
+
+
+def _short_repr(value, limit: int = 200) -> str:
+    """``repr(value)`` cut to ``limit`` characters; an int too long for ``repr`` is described instead."""
+    try:
+        text = repr(value)
+    except ValueError:  # Python refuses to print ints of more than 4,300 digits
+        return f"<an integer of {value.bit_length()} bits>"
+    return text if len(text) <= limit else f"{text[: limit - 30]}... ({len(text)} characters)"

@@ -155,6 +155,11 @@ class Policy:
                 return q
         return self.default
 
+    def unmatched_globs(self, names) -> list[str]:
+        """The override globs that match none of ``names`` (a typo there would silently change nothing)."""
+        names = list(names)
+        return [glob for glob, _ in self.overrides if not any(fnmatch.fnmatchcase(n, glob) for n in names)]
+
     def __str__(self) -> str:
         return self.text or self.default.describe()
 
@@ -191,10 +196,19 @@ def _parse_lmul_m(value: str) -> int:
 
 def _apply(base: LayerQuant, items: str, acc_given: bool) -> tuple[LayerQuant, bool]:
     fields: dict = {}
-    for item in filter(None, (s.strip() for s in items.split(","))):
+    given: set[str] = set()
+    pairs = [s.strip() for s in items.split(",")]
+    if not any(pairs):
+        raise ConfigError("policy", items, "key=value items separated by commas, e.g. w=int8,a=int8")
+    for item in pairs:
+        if not item:
+            raise ConfigError("policy", items.strip(), "key=value items separated by single commas (one is empty)")
         key, eq, value = (s.strip() for s in item.partition("="))
         if not eq or key not in KEYS:
             raise ConfigError("policy key", key if eq else item, ", ".join(f"{k} ({v})" for k, v in KEYS.items()))
+        if key in given:
+            raise ConfigError("policy key", key, f"each key once per item list (repeated in {items.strip()!r})")
+        given.add(key)
         if key in ("w", "a"):
             fields[key] = operand_format(value)
         elif key == "acc":

@@ -21,7 +21,7 @@ def _one_line_error(capsys, argv, *words):
         (["--model", "gpt5"], ("--model", "gpt5", "minilm, decoder")),
         (["--formats", "w=int7"], ("int7", "int8")),
         (["--target", "tpu:4x4"], ("tpu:4x4", "systolic:RxC")),
-        (["--target", "systolic:4x4:zz"], ("--dataflow", "zz", "ws, is, os, auto")),
+        (["--target", "systolic:4x4:zz"], ("--target", "dataflow=zz", "ws, is, os, auto")),
         (["--backend", "gpu"], ("--backend", "emulator, rtl, device")),
         (["--backend", "device"], ("--device", "device URL")),
         (["--backend", "rtl"], ("--layer",)),
@@ -140,4 +140,4 @@ def test_report_writes_plots_from_a_fidelity_study(tmp_path, capsys):
 
 
 def test_report_bad_target_is_one_line_exit_2(capsys):
-    _one_line_error(capsys, ["report", "--target", "systolic:0x4"], "--rows", "0")
+    _one_line_error(capsys, ["report", "--target", "systolic:0x4"], "--target", "rows=0")
