@@ -13,6 +13,8 @@ from .isa import ACCUMULATE, DeviceInfo, Opcode, Space, Status
 
 __all__ = ["AcceleratorModel"]
 
+_UINT_BYTES = (1, 2, 4)  # element sizes a NumPy unsigned type holds (8 would not fit the int64 codes)
+
 
 class AcceleratorModel:
     """Executes command payloads (see :mod:`hwgen.emulation.isa`) on modelled scratchpads.
@@ -46,18 +48,24 @@ class AcceleratorModel:
             Space.O: np.zeros((info.o_depth, info.cols), np.int64),
         }
         self.counters = dict.fromkeys(("total_run_cycles", "runs", "good_frames", "dropped_frames"), 0)
-        self._last: tuple[int, int, bytes] | None = None  # (seq, status, payload) of the last executed command
+        # The exactly-once record: (seq, status, payload) when the last good frame was a WRITE/RUN, else None.
+        self._record: tuple[int, int, bytes] | None = None
 
     # -- frames -------------------------------------------------------------------------------------------------
     def handle(self, seq: int, payload: bytes) -> tuple[int, bytes]:
-        """``(status, response payload)`` of a good frame, applying the exactly-once rule for ``seq``."""
+        """``(status, response payload)`` of a good frame, under the exactly-once rule of :mod:`~hwgen.emulation.isa`.
+
+        A ``WRITE``/``RUN`` with the ``seq`` of a recorded ``WRITE``/``RUN`` (the good
+        frame just before it) is answered from the record without executing; every
+        other frame executes and then records itself if it is a ``WRITE``/``RUN`` and
+        empties the record if not.
+        """
         self.counters["good_frames"] += 1
-        opcode = payload[0] if payload else None
-        if opcode in (Opcode.WRITE, Opcode.RUN) and self._last is not None and self._last[0] == seq:
-            return self._last[1], self._last[2]
+        side_effects = payload[:1] in (bytes([Opcode.WRITE]), bytes([Opcode.RUN]))
+        if side_effects and self._record is not None and self._record[0] == seq:
+            return self._record[1], self._record[2]
         result = self.execute(payload)
-        if opcode in (Opcode.WRITE, Opcode.RUN):
-            self._last = (seq, *result)
+        self._record = (seq, *result) if side_effects else None
         return result
 
     def execute(self, payload: bytes) -> tuple[int, bytes]:
@@ -144,12 +152,16 @@ class AcceleratorModel:
 
     def _words_to_codes(self, space: Space, data: bytes, count: int) -> np.ndarray:
         nbytes = self._element_bytes(space)
+        if nbytes in _UINT_BYTES:  # a NumPy unsigned type of that size reads the little-endian codes at once
+            return np.frombuffer(data, f"<u{nbytes}").reshape(count, -1).astype(np.int64)
         raw = np.frombuffer(data, np.uint8).reshape(count, -1, nbytes).astype(np.int64)
         return (raw << (8 * np.arange(nbytes))).sum(axis=-1)  # unsigned codes
 
     def _codes_to_words(self, space: Space, codes: np.ndarray) -> bytes:
         nbytes = self._element_bytes(space)
         codes = np.asarray(codes, np.int64) & ((1 << (8 * nbytes)) - 1)
+        if nbytes in _UINT_BYTES:
+            return codes.astype(f"<u{nbytes}").tobytes()
         return ((codes[..., None] >> (8 * np.arange(nbytes))) & 0xFF).astype(np.uint8).tobytes()
 
     @staticmethod

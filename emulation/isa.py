@@ -16,12 +16,23 @@ whose CRC fails or whose ``len`` exceeds ``max_payload``, sends nothing for it, 
 hunts for the next sync byte. A frame left incomplete for longer than the device's
 inter-byte timeout is dropped too, so lost bytes cannot wedge the parser.
 
-**Exactly once.** The device remembers the ``seq`` of the last command it executed.
-A ``WRITE`` or ``RUN`` arriving again with that ``seq`` (the host retrying after a
-lost response) is not executed a second time: the device resends the status and
-payload of the first execution. ``READ``, ``STATUS`` and ``PING`` have no side
-effects and simply execute again. The host therefore gives consecutive commands
-different ``seq`` values (it counts modulo 256).
+**Exactly once.** The device keeps one record: if the last good frame it received
+was a ``WRITE`` or ``RUN`` (executed or rejected), that frame's ``seq`` and the status
+and payload it was answered with; after any other good frame (``PING``, ``READ``,
+``STATUS``, a bad opcode), and after reset, the record is empty. A ``WRITE`` or ``RUN``
+whose ``seq`` equals the record's is a retry of it (the host resending after a lost
+response): the device does not execute it again but resends the recorded status and
+payload, and the record stays. Every other good frame executes and then sets or
+clears the record as above. Dropped frames (see above) leave it untouched. ``READ``,
+``STATUS`` and ``PING`` have no side effects and simply execute again when retried.
+
+So a host that gives each new command the next ``seq`` modulo 256 (:data:`SEQ_BITS`
+bits) and, stop-and-wait, sends nothing else between a command's attempts never has a
+command lost or applied twice: two consecutive commands differ in ``seq``, so only a
+resend of the same frame can match the record, however many side-effect-free commands
+pass between two ``WRITE``/``RUN``s. A new session must not begin with a ``WRITE`` or
+``RUN`` (its seq might equal a record an earlier session left); the host driver's
+first frame is a ``PING``, which empties the record.
 
 **Scratchpads** hold words, addressed by word:
 
@@ -43,7 +54,11 @@ import numpy as np
 
 __all__ = [
     "CMD_SYNC",
+    "CYCLES_SIZE",
+    "ISA_VERSION",
     "RSP_SYNC",
+    "SEQ_BITS",
+    "STATUS_SIZE",
     "DeviceInfo",
     "Opcode",
     "Space",
@@ -65,6 +80,10 @@ RSP_SYNC = 0x5A
 CMD_HEADER = 4  # sync, seq, len (2)
 RSP_HEADER = 5  # sync, seq, status, len (2)
 CRC_BYTES = 2
+#: Width of ``seq``: the host counts commands modulo ``2 ** SEQ_BITS``.
+SEQ_BITS = 8
+#: What ``PING`` reports as ``version``; 2 widened the dtype name to 32 bytes.
+ISA_VERSION = 2
 
 
 class Opcode(enum.IntEnum):
@@ -73,10 +92,11 @@ class Opcode(enum.IntEnum):
     - ``PING`` (no args) → payload: :class:`DeviceInfo` (``DeviceInfo.SIZE`` bytes).
     - ``WRITE space u8, addr u16, count u16, data`` → empty payload. ``data`` is
       ``count >= 1`` words of that space. A ``count = 0`` WRITE answers ``BAD_ARGS``
-      and changes no memory, but like every WRITE it becomes the remembered ``seq``
-      (the host driver uses it as a fence at the start of a session).
+      and changes no memory; like every ``WRITE``/``RUN`` frame, rejected or not, it is
+      recorded for the exactly-once rule.
     - ``READ space u8, addr u16, count u16`` → ``count`` words of that space.
-    - ``RUN w_addr u16, a_addr u16, o_addr u16, m u16, flags u8`` → ``cycles u32``.
+    - ``RUN w_addr u16, a_addr u16, o_addr u16, m u16, flags u8`` → ``cycles u32``
+      (:data:`CYCLES_SIZE` bytes).
       Loads ``rows`` stationary words ``W[w_addr:w_addr+rows]`` into the array, streams
       ``m`` words ``A[a_addr:a_addr+m]`` through it and writes the ``m`` output rows to
       ``O[o_addr:o_addr+m]``: ``O[o+i][c] = sum_r A[a+i][r] * W[w+r][c]`` in the
@@ -85,7 +105,8 @@ class Opcode(enum.IntEnum):
       ``cycles`` counts clock cycles from the run's first scratchpad read to its
       last output write.
     - ``STATUS`` (no args) → ``total_run_cycles u32, runs u32, good_frames u32,
-      dropped_frames u32`` (dropped = bad CRC, oversize or timed out).
+      dropped_frames u32`` (:data:`STATUS_SIZE` bytes; dropped = bad CRC, oversize or
+      timed out).
     """
 
     PING = 0x01
@@ -113,6 +134,9 @@ class Status(enum.IntEnum):
 
 ACCUMULATE = 0x01
 STATUS_FIELDS = ("total_run_cycles", "runs", "good_frames", "dropped_frames")
+#: Payload bytes of an OK ``STATUS`` response (one u32 per field) and of an OK ``RUN`` response.
+STATUS_SIZE = 4 * len(STATUS_FIELDS)
+CYCLES_SIZE = 4
 
 
 @dataclass(frozen=True)
@@ -121,7 +145,14 @@ class DeviceInfo:
 
     Encoded as ``version u8, rows u8, cols u8, value_bytes u8, acc_bytes u8,
     dataflow u8 (0 ws, 1 is, 2 os), w_depth u16, a_depth u16, o_depth u16,
-    max_payload u16, dtype[16]`` (the dtype's name, NUL-padded ASCII).
+    max_payload u16, dtype[DTYPE_BYTES]`` (the dtype's name, NUL-padded ASCII;
+    ``DTYPE_BYTES`` holds every name :data:`hwgen.emulation.formats.FORMATS` knows).
+
+    Raises
+    ------
+    ValueError
+        If ``dtype`` is not printable ASCII of 1 to ``DTYPE_BYTES`` characters, or
+        ``dataflow`` is not one of ``DATAFLOWS``.
     """
 
     rows: int
@@ -134,11 +165,24 @@ class DeviceInfo:
     max_payload: int
     dtype: str = "int8"
     dataflow: str = "ws"
-    version: int = 1
+    version: int = ISA_VERSION
 
-    _FORMAT = "<BBBBBBHHHH16s"
+    DTYPE_BYTES = 32
+    _FORMAT = f"<BBBBBBHHHH{DTYPE_BYTES}s"
     SIZE = struct.calcsize(_FORMAT)
     DATAFLOWS = ("ws", "is", "os")
+
+    def __post_init__(self):
+        name, limit = self.dtype, self.DTYPE_BYTES
+        # A name cut to fit would reach the host as another name, or clash with one.
+        if not (isinstance(name, str) and 1 <= len(name) <= limit and name.isascii() and name.isprintable()):
+            raise ValueError(
+                f"DeviceInfo dtype {name!r} is not allowed; allowed: printable ASCII, 1..{limit} characters"
+            )
+        if self.dataflow not in self.DATAFLOWS:
+            raise ValueError(
+                f"DeviceInfo dataflow {self.dataflow!r} is not allowed; allowed: {', '.join(self.DATAFLOWS)}"
+            )
 
     def word_bytes(self, space: Space) -> int:
         """Bytes in one word of ``space``."""
@@ -163,32 +207,53 @@ class DeviceInfo:
 
     @classmethod
     def decode(cls, payload: bytes) -> DeviceInfo:
-        """Parse a ``PING`` response payload."""
+        """Parse a ``PING`` response payload.
+
+        Raises
+        ------
+        ValueError
+            If the payload is not ``SIZE`` bytes, its version is not
+            :data:`ISA_VERSION` or its dtype name is not allowed.
+        """
+        if payload[:1] and payload[0] != ISA_VERSION:
+            raise ValueError(f"PING reports ISA version {payload[0]}; allowed: {ISA_VERSION} (rebuild the bitstream)")
         if len(payload) != cls.SIZE:
             raise ValueError(f"PING payload has {len(payload)} bytes; allowed: {cls.SIZE}")
         version, rows, cols, vb, ab, flow, wd, ad, od, mp, name = struct.unpack(cls._FORMAT, payload)
         return cls(rows, cols, vb, ab, wd, ad, od, mp, name.rstrip(b"\0").decode("ascii"), cls.DATAFLOWS[flow], version)
 
 
-def crc16(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE of ``data`` (check value of ``b"123456789"`` is 0x29B1)."""
-    for byte in data:
-        crc ^= byte << 8
+def _crc16_table() -> tuple[int, ...]:
+    """CRC-16/CCITT-FALSE of each byte value shifted into the high byte: one lookup per byte instead of eight steps."""
+    table = []
+    for byte in range(256):
+        crc = byte << 8
         for _ in range(8):
             crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else crc << 1
-            crc &= 0xFFFF
+        table.append(crc & 0xFFFF)
+    return tuple(table)
+
+
+_CRC16_TABLE = _crc16_table()
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE of ``data`` (check value of ``b"123456789"`` is 0x29B1)."""
+    table = _CRC16_TABLE
+    for byte in data:
+        crc = ((crc << 8) & 0xFF00) ^ table[(crc >> 8) ^ byte]
     return crc
 
 
 def encode_command(seq: int, payload: bytes) -> bytes:
     """One command frame around ``payload``."""
-    body = struct.pack("<BH", seq & 0xFF, len(payload)) + bytes(payload)
+    body = struct.pack("<BH", seq % (1 << SEQ_BITS), len(payload)) + bytes(payload)
     return bytes([CMD_SYNC]) + body + struct.pack("<H", crc16(body))
 
 
 def encode_response(seq: int, status: int, payload: bytes = b"") -> bytes:
     """One response frame around ``payload``."""
-    body = struct.pack("<BBH", seq & 0xFF, int(status), len(payload)) + bytes(payload)
+    body = struct.pack("<BBH", seq % (1 << SEQ_BITS), int(status), len(payload)) + bytes(payload)
     return bytes([RSP_SYNC]) + body + struct.pack("<H", crc16(body))
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import math
+import numbers
 import struct
 from dataclasses import dataclass, fields
 
@@ -12,13 +14,26 @@ from hwgen.emulation import isa
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.formats import get_format
 from hwgen.emulation.int_format import IntFormat
-from hwgen.emulation.isa import CRC_BYTES, RSP_HEADER, RSP_SYNC, DeviceInfo, Opcode, Space, Status
+from hwgen.emulation.isa import CRC_BYTES, RSP_HEADER, RSP_SYNC, SEQ_BITS, DeviceInfo, Opcode, Space, Status
 
-__all__ = ["CommandRejectedError", "Device", "DeviceError", "LinkStats", "device_formats"]
+__all__ = [
+    "MAX_RETRIES",
+    "MAX_TIMEOUT_S",
+    "CommandRejectedError",
+    "Device",
+    "DeviceError",
+    "LinkStats",
+    "device_formats",
+]
+
+#: Longest ``timeout`` of one attempt, in seconds: a dead link must fail in minutes, never hang.
+MAX_TIMEOUT_S = 60.0
+#: Most resends of one command.
+MAX_RETRIES = 100
 
 _RUN_ARGS = struct.calcsize("<HHHHB")
 _RW_ARGS = struct.calcsize("<BHH")
-_STATUS_SIZE = 4 * len(isa.STATUS_FIELDS)
+_SIDE_EFFECTS = (Opcode.WRITE, Opcode.RUN)
 # Below this a deadline has passed: float rounding in a transport's clock must not spin the receive loop.
 _EPSILON_S = 1e-9
 
@@ -108,39 +123,81 @@ class Device:
         See :mod:`hwgen.host.transports`.
     timeout : float
         Seconds (of the transport's clock) an attempt waits beyond the frames' own
-        line time (``byte_time_s`` times the bytes of command and response).
-        Must exceed the device's inter-byte timeout, so that a command frame cut
-        short by a lost byte is dropped by the device before the retry arrives.
+        line time (``byte_time_s`` times the bytes of command and response), in
+        ``(0, MAX_TIMEOUT_S]``. Must exceed the device's inter-byte timeout, so that
+        a command frame cut short by a lost byte is dropped by the device before the
+        retry arrives, and cover the device's own time (a ``RUN``'s cycles).
     retries : int
-        Resends of one command after its first attempt.
+        Resends of one command after its first attempt, in ``0..MAX_RETRIES``.
+
+    Raises
+    ------
+    ConfigError
+        If ``timeout`` or ``retries`` is not allowed (also when set later).
 
     Notes
     -----
-    Before its first WRITE or RUN a session sends a zero-word WRITE (a "fence"),
-    so a device whose remembered seq happens to equal the session's first seq
-    (left by an earlier session, or by reset) cannot swallow a real command as a
-    retry. A damaged response is accepted only if it still has a plausible
-    status/length pair, the expected seq and a matching CRC-16: random damage
-    passes all three with odds well below 2**-16 per damaged frame.
+    **Worst-case time.** One frame takes at most ``(retries + 1) * (timeout +
+    line)`` seconds, ``line`` being ``byte_time_s`` times the bytes of the command
+    frame and of its expected response frame; each public call says how many
+    frames it sends. The first call of a session also sends the ``PING`` that
+    reads :meth:`info`. With the bounds on ``timeout`` and ``retries`` no call can
+    wait forever on a dead link.
+
+    **Sessions.** The device answers a ``WRITE``/``RUN`` from its exactly-once
+    record when its seq equals that of the ``WRITE``/``RUN`` just before it (see
+    :mod:`hwgen.emulation.isa`). Within a session consecutive commands differ in
+    seq, so only a retry can match. A new session starts at seq 0 and could meet a
+    record an earlier session left; so before its first ``WRITE``/``RUN`` a session
+    has a side-effect-free command answered, which empties the record. That is the
+    ``PING`` of :meth:`info`, which every other command needs first, so it costs
+    no extra frame. Two sessions must not drive one device at the same time.
+
+    A damaged response is accepted only if it still has a plausible status/length
+    pair, the expected seq and a matching CRC-16: random damage passes all three
+    with odds well below 2**-16 per damaged frame.
     """
 
     def __init__(self, transport, timeout: float = 0.25, retries: int = 8):
-        if not timeout > 0:
-            raise ConfigError("timeout", timeout, "a positive number of seconds")
-        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-            raise ConfigError("retries", retries, "an integer >= 0")
-        self.transport, self.timeout, self.retries = transport, float(timeout), retries
+        self.timeout, self.retries = timeout, retries
+        self.transport = transport
         self.stats = LinkStats()
         self._seq = 0
-        self._fenced = False
+        self._fenced = False  # a side-effect-free command has been answered in this session
         self._info: DeviceInfo | None = None
         self._rx = bytearray()
 
+    @property
+    def timeout(self) -> float:
+        """Seconds an attempt waits beyond its line time, in ``(0, MAX_TIMEOUT_S]``."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self._timeout = _check_timeout(value)
+
+    @property
+    def retries(self) -> int:
+        """Resends of one command after its first attempt, in ``0..MAX_RETRIES``."""
+        return self._retries
+
+    @retries.setter
+    def retries(self, value: int) -> None:
+        self._retries = _check_retries(value)
+
     @classmethod
     def open(cls, url: str, timeout: float = 0.25, retries: int = 8) -> Device:
-        """A device on the transport ``url`` names (see :func:`hwgen.host.transports.open_transport`)."""
+        """A device on the transport ``url`` names (see :func:`hwgen.host.transports.open_transport`).
+
+        Raises
+        ------
+        ConfigError
+            If ``timeout`` or ``retries`` is not allowed (checked before the port opens) or the URL is not.
+        """
         from hwgen.host.transports import open_transport
 
+        _check_timeout(timeout)
+        _check_retries(retries)
         return cls(open_transport(url), timeout, retries)
 
     def close(self) -> None:
@@ -155,17 +212,35 @@ class Device:
 
     # -- commands -----------------------------------------------------------------------------------------------
     def info(self, refresh: bool = False) -> DeviceInfo:
-        """The device's shape and memories (``PING``; cached after the first call)."""
+        """The device's shape and memories (``PING``; cached after the first call).
+
+        Sends one frame when not cached (or with ``refresh``), none otherwise; see
+        the class notes for a frame's worst-case time.
+
+        Raises
+        ------
+        DeviceError
+            If the ``PING`` gets no valid response within the retry bound.
+        ValueError
+            If the device reports another ISA version or a malformed payload.
+        """
         if self._info is None or refresh:
             self._info = DeviceInfo.decode(self._command(isa.ping(), "PING"))
         return self._info
 
     def status(self) -> dict:
-        """``STATUS`` counters: ``total_run_cycles``, ``runs``, ``good_frames``, ``dropped_frames``."""
+        """``STATUS`` counters: ``total_run_cycles``, ``runs``, ``good_frames``, ``dropped_frames``.
+
+        One frame (worst case: ``(retries + 1) * (timeout + line)``, see the class notes).
+        """
         return dict(zip(isa.STATUS_FIELDS, struct.unpack("<IIII", self._command(isa.status(), "STATUS")), strict=True))
 
     def run(self, w_addr: int, a_addr: int, o_addr: int, m: int, accumulate: bool = False) -> int:
-        """``RUN`` one tile (see :class:`hwgen.emulation.isa.Opcode`); the cycles the device counted."""
+        """``RUN`` one tile (see :class:`hwgen.emulation.isa.Opcode`); the cycles the device counted.
+
+        One frame (worst case: ``(retries + 1) * (timeout + line)``, see the class
+        notes; ``timeout`` must cover the run's own cycles).
+        """
         for name, value in (("w_addr", w_addr), ("a_addr", a_addr), ("o_addr", o_addr), ("m", m)):
             _check_u16(name, value)
         name = f"RUN(w={w_addr}, a={a_addr}, o={o_addr}, m={m}, accumulate={bool(accumulate)})"
@@ -174,6 +249,10 @@ class Device:
 
     def write(self, space: Space, addr: int, values, codes: bool = False) -> None:
         """Write whole words into a scratchpad, in as many frames as ``max_payload`` needs.
+
+        Sends ``ceil(count / words_per_frame)`` frames, ``words_per_frame`` being
+        ``(max_payload - 6) // word_bytes``; each takes at most ``(retries + 1) *
+        (timeout + line)`` (see the class notes).
 
         Parameters
         ----------
@@ -206,6 +285,10 @@ class Device:
     def read(self, space: Space, addr: int, count: int, codes: bool = False) -> np.ndarray:
         """Read ``count`` words of a scratchpad as a ``(count, word_len)`` array.
 
+        Sends ``ceil(count / words_per_frame)`` frames, ``words_per_frame`` being
+        ``max_payload // word_bytes``; each takes at most ``(retries + 1) * (timeout +
+        line)`` (see the class notes).
+
         Values are decoded with the space's format (int64 for integers, float32
         for floats) unless ``codes`` asks for the raw codes.
 
@@ -227,6 +310,9 @@ class Device:
 
     def execute(self, program, progress: bool = False) -> list[bytes]:
         """Run command payloads in order; the response payload of each.
+
+        One frame per payload, each taking at most ``(retries + 1) * (timeout +
+        line)`` (see the class notes).
 
         Parameters
         ----------
@@ -259,37 +345,33 @@ class Device:
     def _transact(self, payload: bytes, name: str) -> tuple[int, bytes]:
         if payload and payload[0] != Opcode.PING and len(payload) > self.info().max_payload:
             raise ValueError(f"{name}: payload of {len(payload)} bytes; allowed: <= {self.info().max_payload}")
-        expect = self._expected_length(payload)
-        if payload and payload[0] in (Opcode.WRITE, Opcode.RUN) and not self._fenced:
-            self._fence()
-        seq, self._seq = self._seq, (self._seq + 1) & 0xFF
+        ok_lengths = self._ok_lengths(payload)
+        side_effects = bool(payload) and payload[0] in _SIDE_EFFECTS
+        if side_effects and not self._fenced:
+            self.info(refresh=True)  # see the class notes: the session's first frame must not be a WRITE/RUN
+        seq, self._seq = self._seq, (self._seq + 1) % (1 << SEQ_BITS)
         frame = isa.encode_command(seq, payload)
-        line = (len(frame) + RSP_HEADER + (expect or 0) + CRC_BYTES) * self.transport.byte_time_s
+        line = (len(frame) + RSP_HEADER + max(ok_lengths, default=0) + CRC_BYTES) * self.transport.byte_time_s
         self.stats.commands += 1
         fault = ""
         for attempt in range(1, self.retries + 2):
             self.stats.frames_sent += 1
             self.stats.retries += attempt > 1
+            # The deadline counts from before the write, so an attempt never outlasts timeout + line.
+            deadline = self.transport.now() + self.timeout + line
             self.transport.write(frame)
             try:
-                return self._receive(seq, expect, self.transport.now() + self.timeout + line)
+                answer = self._receive(seq, ok_lengths, deadline)
             except _LinkFaultError as exc:
                 fault = str(exc)
+                continue
+            self._fenced |= not side_effects  # the device has emptied its exactly-once record
+            return answer
         raise DeviceError(f"{name} (seq {seq})", self.retries + 1, fault)
 
-    def _fence(self) -> None:
-        """Make the device's remembered seq differ from the next one, whatever an earlier session left there.
-
-        A zero-word WRITE changes no memory; executed or answered from the
-        exactly-once record, it leaves ``last seq`` equal to its own seq, so the
-        next WRITE/RUN (seq + 1) is never mistaken for a retry.
-        """
-        self._fenced = True
-        self._transact(struct.pack("<BBHH", Opcode.WRITE, Space.W, 0, 0), "WRITE(W[0], 0) fence")
-
-    def _receive(self, seq: int, expect: int | None, deadline: float) -> tuple[int, bytes]:
+    def _receive(self, seq: int, ok_lengths: range, deadline: float) -> tuple[int, bytes]:
         while True:
-            found, need = self._scan(seq, expect)
+            found, need = self._scan(seq, ok_lengths)
             if found is not None:
                 return found
             remaining = deadline - self.transport.now()
@@ -298,7 +380,7 @@ class Device:
                 raise _LinkFaultError(f"timeout: no valid response (seq {seq}) within the deadline")
             self._rx += self.transport.read(need, remaining)
 
-    def _scan(self, seq: int, expect: int | None):
+    def _scan(self, seq: int, ok_lengths: range):
         """Hunt the receive buffer for the response; ``(found, bytes still needed)``."""
         buf = self._rx
         while True:
@@ -312,7 +394,7 @@ class Device:
             if len(buf) < RSP_HEADER:
                 return None, RSP_HEADER - len(buf)
             rseq, status, length = struct.unpack_from("<BBH", buf, 1)
-            if not _plausible(status, length, expect):
+            if not _plausible(status, length, ok_lengths):
                 self.stats.skipped_bytes += 1
                 del buf[:1]  # not a response header: resynchronise on the next sync byte
                 continue
@@ -333,22 +415,30 @@ class Device:
                 continue
             return (status, body[4:]), 0
 
-    def _expected_length(self, payload: bytes) -> int | None:
-        """Payload length of an OK response to ``payload``; None when only an error status can come back."""
+    def _ok_lengths(self, payload: bytes) -> range:
+        """Payload lengths an OK response to ``payload`` may have; empty when only an error status can come back.
+
+        A ``PING`` answer may be shorter than this ISA's: the payload then reaches
+        :meth:`DeviceInfo.decode`, which names the device's version instead of the
+        driver timing out on a response it cannot parse.
+        """
         if not payload or payload[0] not in Opcode.__members__.values():
-            return None
+            return range(0)
         opcode = Opcode(payload[0])
         if opcode is Opcode.READ:
             if len(payload) != 1 + _RW_ARGS or payload[1] > max(Space):
-                return None
+                return range(0)
             _, space, _, count = struct.unpack("<BBHH", payload)
-            return count * self.info().word_bytes(Space(space))
-        sizes = {Opcode.PING: DeviceInfo.SIZE, Opcode.WRITE: 0, Opcode.RUN: 4, Opcode.STATUS: _STATUS_SIZE}
-        return sizes[opcode]
+            length = count * self.info().word_bytes(Space(space))
+            return range(length, length + 1)
+        if opcode is Opcode.PING:
+            return range(1, DeviceInfo.SIZE + 1)
+        length = {Opcode.WRITE: 0, Opcode.RUN: isa.CYCLES_SIZE, Opcode.STATUS: isa.STATUS_SIZE}[opcode]
+        return range(length, length + 1)
 
     # -- words --------------------------------------------------------------------------------------------------
     def _format(self, space: Space):
-        value, acc = device_formats(self.info())
+        value, acc = _cached_formats(self.info())
         return acc if space is Space.O else value
 
     def _word_shape(self, space: Space) -> tuple[int, int]:
@@ -380,8 +470,11 @@ class Device:
     def _decode(self, space: Space, data: bytes, count: int, codes: bool) -> np.ndarray:
         length, nbytes = self._word_shape(space)
         fmt = self._format(space)
-        raw = np.frombuffer(data, np.uint8).reshape(count, length, nbytes).astype(np.uint64)
-        code_arr = (raw << (np.arange(nbytes, dtype=np.uint64) * np.uint64(8))).sum(axis=-1, dtype=np.uint64)
+        if nbytes in (1, 2, 4, 8):  # a NumPy unsigned type of that size reads the little-endian codes at once
+            code_arr = np.frombuffer(data, f"<u{nbytes}").reshape(count, length)
+        else:
+            raw = np.frombuffer(data, np.uint8).reshape(count, length, nbytes).astype(np.uint64)
+            code_arr = (raw << (np.arange(nbytes, dtype=np.uint64) * np.uint64(8))).sum(axis=-1, dtype=np.uint64)
         code_arr = code_arr.astype(fmt.code_dtype)
         return code_arr if codes else fmt.decode(code_arr)
 
@@ -390,6 +483,12 @@ class Device:
         depth = self.info().depth(space)
         if addr + count > depth:
             raise ValueError(f"{space.name}[{addr}:{addr + count}] is outside the scratchpad; allowed: [0:{depth}]")
+
+
+@functools.lru_cache(maxsize=8)
+def _cached_formats(info: DeviceInfo):
+    """:func:`device_formats`, looked up once per device rather than once per word packed or unpacked."""
+    return device_formats(info)
 
 
 def _space(space) -> Space:
@@ -404,10 +503,22 @@ def _check_u16(name: str, value) -> None:
         raise ValueError(f"{name}={value!r} is not allowed; allowed: an integer in 0..65535")
 
 
-def _plausible(status: int, length: int, expect: int | None) -> bool:
-    """Whether a response header can answer the command: OK with the expected length, or an error with none."""
+def _check_timeout(timeout) -> float:
+    if isinstance(timeout, bool) or not isinstance(timeout, numbers.Real) or not 0 < timeout <= MAX_TIMEOUT_S:
+        raise ConfigError("timeout", timeout, f"a number of seconds in (0, {MAX_TIMEOUT_S:g}]")
+    return float(timeout)
+
+
+def _check_retries(retries) -> int:
+    if isinstance(retries, bool) or not isinstance(retries, numbers.Integral) or not 0 <= retries <= MAX_RETRIES:
+        raise ConfigError("retries", retries, f"an integer in 0..{MAX_RETRIES}")
+    return int(retries)
+
+
+def _plausible(status: int, length: int, ok_lengths: range) -> bool:
+    """Whether a response header can answer the command: OK with an expected length, or an error with none."""
     if status == Status.OK:
-        return length == expect
+        return length in ok_lengths
     return status in (Status.BAD_OPCODE, Status.BAD_ARGS) and length == 0
 
 

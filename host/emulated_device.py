@@ -6,6 +6,7 @@ import math
 import struct
 from collections import deque
 
+from hwgen.dataflow.config import MAX_DIM
 from hwgen.emulation import isa
 from hwgen.emulation.accelerator_model import AcceleratorModel
 from hwgen.emulation.accelerator_timing import run_cycles
@@ -34,14 +35,13 @@ def emulated_info(
     Raises
     ------
     ConfigError
-        If a field is out of range or the dtype is unknown.
+        If a field is out of range (``rows`` and ``cols`` as for
+        :class:`~hwgen.dataflow.config.ArrayConfig`: 1 to ``MAX_DIM``) or the dtype is unknown.
     """
-    for name, value, top in (("rows", rows, 255), ("cols", cols, 255), ("max_payload", max_payload, 65535)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
-            raise ConfigError(name, value, f"an integer in 1..{top}")
+    for name, value, top in (("rows", rows, MAX_DIM), ("cols", cols, MAX_DIM), ("max_payload", max_payload, 65535)):
+        _check_int(name, value, top)
     for name, value in (("w_depth", w_depth), ("a_depth", a_depth), ("o_depth", o_depth)):
-        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
-            raise ConfigError(name, value, "an integer in 1..65535")
+        _check_int(name, value, 65535)
     try:
         value_bytes = math.ceil(get_format(dtype).width / 8)
     except ValueError:
@@ -78,10 +78,18 @@ class EmulatedDevice:
         Clock of the simulated top, for RUN's duration.
     mul : "exact" or LMul
         Multiplier of a float array (see :class:`AcceleratorModel`).
+
+    Raises
+    ------
+    ConfigError
+        If ``info`` has more rows or columns than ``MAX_DIM`` (the bound of
+        :class:`~hwgen.dataflow.config.ArrayConfig`), or another argument is not allowed.
     """
 
     def __init__(self, info=None, *, baud=None, inter_byte_timeout_s=None, clk_freq=None, mul="exact"):
         info = info or emulated_info()
+        for name in ("rows", "cols"):  # the same bound however the shape was made
+            _check_int(name, getattr(info, name), MAX_DIM)
         for name, value in (("baud", baud), ("clk_freq", clk_freq)):
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ConfigError(name, value, "a positive integer, or None")
@@ -100,7 +108,8 @@ class EmulatedDevice:
         self._now = 0.0
         self._cmd_line_free = 0.0  # when the host -> device line has sent its last byte
         self._rsp_line_free = 0.0  # same for device -> host
-        self._to_host: deque[tuple[float, int]] = deque()
+        # Responses on their way: [start, frame, bytes taken]; byte i arrives at start + (i + 1) * byte_time_s.
+        self._to_host: deque[list] = deque()
         self._frame = bytearray()
         self._last_byte_at = 0.0
 
@@ -130,12 +139,15 @@ class EmulatedDevice:
     def write(self, data: bytes) -> None:
         """Put ``data`` on the host -> device line and return when it has been sent (like a flushed port).
 
-        The device parses each byte as it arrives.
+        The device parses each byte as it arrives: byte ``i`` at ``start + (i + 1) * byte_time_s``.
         """
+        data = bytes(data)
         start = max(self._now, self._cmd_line_free)
-        for i, byte in enumerate(bytes(data)):
-            self._receive_byte(start + (i + 1) * self.byte_time_s, byte)
+        i = 0
+        while i < len(data):
+            i = self._receive(data, i, start)
         if data:
+            self.bytes_in += len(data)
             self._cmd_line_free = self._now = start + len(data) * self.byte_time_s
 
     def read(self, max_bytes: int, timeout_s: float) -> bytes:
@@ -143,12 +155,35 @@ class EmulatedDevice:
         deadline = self._now + max(0.0, timeout_s)
         if max_bytes <= 0:
             return b""
-        queue = self._to_host
-        count = 0
-        while count < min(max_bytes, len(queue)) and queue[count][0] <= deadline:
+        out, last = bytearray(), self._now
+        while self._to_host and len(out) < max_bytes:
+            entry = self._to_host[0]
+            start, frame, taken = entry
+            there = self._arrived(start, len(frame), deadline)
+            count = min(there - taken, max_bytes - len(out))
+            if count <= 0:
+                break  # later frames arrive later still
+            out += frame[taken : taken + count]
+            entry[2] = taken = taken + count
+            last = start + taken * self.byte_time_s
+            if taken < len(frame):
+                break  # the rest of this frame is not there yet, or max_bytes is reached
+            self._to_host.popleft()
+        self._now = max(self._now, last) if len(out) == max_bytes else deadline
+        return bytes(out)
+
+    def _arrived(self, start: float, size: int, deadline: float) -> int:
+        """How many of a ``size``-byte frame sent from ``start`` have arrived by ``deadline``."""
+        bt = self.byte_time_s
+        if bt == 0:
+            return size if start <= deadline else 0
+        count = min(size, max(0, int((deadline - start) / bt)))
+        # The division may round either way; settle on the arrival times _send defines.
+        while count < size and start + (count + 1) * bt <= deadline:
             count += 1
-        self._now = max(self._now, queue[count - 1][0]) if count == max_bytes else deadline
-        return bytes(queue.popleft()[1] for _ in range(count))
+        while count > 0 and start + count * bt > deadline:
+            count -= 1
+        return count
 
     def now(self) -> float:
         """Simulated time in seconds."""
@@ -167,24 +202,35 @@ class EmulatedDevice:
         """Frames dropped so far (bad CRC, oversize, timed out)."""
         return self.model.counters["dropped_frames"]
 
-    def _receive_byte(self, at: float, byte: int) -> None:
-        self.bytes_in += 1
-        frame = self._frame
-        if frame and at - self._last_byte_at > self.inter_byte_timeout_s:
+    def _receive(self, data: bytes, i: int, start: float) -> int:
+        """Take bytes of ``data`` from ``i``: hunt for a sync byte, or add to the frame; the next index.
+
+        Bytes within one write follow each other at the line rate, so only the first
+        can come after a gap longer than the inter-byte timeout; at a line rate too
+        slow for that, bytes are taken one by one.
+        """
+        bt, frame = self.byte_time_s, self._frame
+        if frame and start + (i + 1) * bt - self._last_byte_at > self.inter_byte_timeout_s:
             self._drop()
-        self._last_byte_at = at
         if not frame:
-            if byte == CMD_SYNC:
-                frame.append(byte)
-            return
-        frame.append(byte)
+            found = data.find(CMD_SYNC, i)
+            end = len(data) if found < 0 else found + 1
+            self._last_byte_at = start + end * bt
+            if found >= 0:
+                frame.append(CMD_SYNC)
+            return end
+        have = len(frame)
+        wanted = (_CMD_HEADER + _length(frame) + CRC_BYTES if have >= _CMD_HEADER else _CMD_HEADER) - have
+        end = min(len(data), i + (wanted if 2 * bt < self.inter_byte_timeout_s else 1))
+        frame += data[i:end]
+        self._last_byte_at = at = start + end * bt
         if len(frame) < _CMD_HEADER:
-            return
-        (length,) = struct.unpack_from("<H", frame, 2)
-        if length > self.info.max_payload:
+            return end
+        if _length(frame) > self.info.max_payload:
             self._drop()
-        elif len(frame) == _CMD_HEADER + length + CRC_BYTES:
+        elif len(frame) == _CMD_HEADER + _length(frame) + CRC_BYTES:
             self._complete(at)
+        return end
 
     def _complete(self, at: float) -> None:
         try:
@@ -200,11 +246,20 @@ class EmulatedDevice:
 
     def _send(self, at: float, frame: bytes) -> None:
         start = max(at, self._rsp_line_free)
-        for i, byte in enumerate(frame):
-            self._to_host.append((start + (i + 1) * self.byte_time_s, byte))
+        self._to_host.append([start, frame, 0])
         self._rsp_line_free = start + len(frame) * self.byte_time_s
         self.responses += 1
 
     def _drop(self) -> None:
         self._frame.clear()
         self.model.counters["dropped_frames"] += 1
+
+
+def _check_int(name: str, value, top: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise ConfigError(name, value, f"an integer in 1..{top}")
+
+
+def _length(frame: bytearray) -> int:
+    """The ``len`` field of a command frame whose header has arrived."""
+    return struct.unpack_from("<H", frame, 2)[0]

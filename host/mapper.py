@@ -145,7 +145,7 @@ def device_info(target: SystolicTarget, value_format, acc_format, depths=DEFAULT
         a_depth=a,
         o_depth=o,
         max_payload=max_payload or DEFAULT_MAX_PAYLOAD,
-        dtype=value_format.name[:16],
+        dtype=value_format.name,
         dataflow="ws",
     )
 

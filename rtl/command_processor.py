@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation.float_format import FloatFormat
 from hwgen.emulation.int_format import IntFormat
-from hwgen.emulation.isa import ACCUMULATE, DeviceInfo, Opcode, Space, Status
+from hwgen.emulation.isa import ACCUMULATE, CYCLES_SIZE, SEQ_BITS, STATUS_SIZE, DeviceInfo, Opcode, Space, Status
 from hwgen.rtl.arith import widen
 from hwgen.rtl.fp_add import FpAdder
 from hwgen.rtl.scratchpad import Scratchpad
@@ -23,7 +23,7 @@ WRITE_DATA_OFFSET = 6
 
 def response_head_layout() -> data.StructLayout:
     """Payload of the response head stream: ``seq``, ``status``, ``len`` of one response frame."""
-    return data.StructLayout({"seq": 8, "status": 8, "len": 16})
+    return data.StructLayout({"seq": SEQ_BITS, "status": 8, "len": 16})
 
 
 class CommandProcessor(wiring.Component):
@@ -31,9 +31,12 @@ class CommandProcessor(wiring.Component):
 
     For each waiting frame it reads the first ``HEADER_BYTES`` payload bytes, decides
     the status exactly as :class:`hwgen.emulation.accelerator_model.AcceleratorModel`
-    does (``BAD_OPCODE``, ``BAD_ARGS``, the exactly-once replay of a ``WRITE``/``RUN``
-    that repeats the last executed one's ``seq``), executes the command, sends the
-    response head and payload to the link, then pulses ``cmd_done``.
+    does (``BAD_OPCODE``, ``BAD_ARGS``, and the exactly-once rule of
+    :mod:`hwgen.emulation.isa`: a ``WRITE``/``RUN`` with the ``seq`` of the recorded
+    ``WRITE``/``RUN`` just before it is answered from the record; any other frame
+    clears the record unless it is a ``WRITE``/``RUN`` itself, which records its own
+    answer), executes the command, sends the response head and payload to the link,
+    then pulses ``cmd_done``.
 
     ``RUN`` streams ``rows`` W words into the array's stationary port, then ``m`` A
     words (``last`` on the final one) into its streamed port, and writes every output
@@ -88,7 +91,7 @@ class CommandProcessor(wiring.Component):
         super().__init__(
             {
                 "cmd_valid": In(1),
-                "cmd_seq": In(8),
+                "cmd_seq": In(SEQ_BITS),
                 "cmd_len": In(16),
                 "cmd_rd_addr": Out(range(info.max_payload)),
                 "cmd_rd_data": In(8),
@@ -166,18 +169,21 @@ class CommandProcessor(wiring.Component):
         replay &= s.last_seq == s.seq
         _status(m, s, Status.BAD_ARGS)  # the default; every accepted case overrides it
         m.next = "RESP_HEAD"
+        with m.If(~replay):
+            # Any other good frame ends the record; a WRITE/RUN sets it again below (a RUN when it ends).
+            m.d.sync += s.last_valid.eq(0)
         with m.If((length == 0) | (opcode == 0) | (opcode > max(Opcode))):
             _status(m, s, Status.BAD_OPCODE)
         with m.Elif(replay):
             m.d.sync += [s.status.eq(Mux(s.last_ok, int(Status.OK), int(Status.BAD_ARGS)))]
-            m.d.sync += s.rsp_len.eq(Mux(s.last_ok & s.last_was_run, 4, 0))
+            m.d.sync += s.rsp_len.eq(Mux(s.last_ok & s.last_was_run, CYCLES_SIZE, 0))
         with m.Elif(opcode == Opcode.PING):
             with m.If(length == 1):
-                _status(m, s, Status.OK, len(self.info.encode()))
+                _status(m, s, Status.OK, DeviceInfo.SIZE)
                 m.d.sync += s.mode.eq(_Mode.PING)
         with m.Elif(opcode == Opcode.STATUS):
             with m.If(length == 1):
-                _status(m, s, Status.OK, 16)
+                _status(m, s, Status.OK, STATUS_SIZE)
                 m.d.sync += s.mode.eq(_Mode.COUNTERS)
         with m.Elif(opcode == Opcode.READ):
             with m.If((length == WRITE_DATA_OFFSET) & s.space_ok):
@@ -200,7 +206,11 @@ class CommandProcessor(wiring.Component):
             self._remember(m, s, 0, 1)
 
     def _remember(self, m: Module, s: _State, ok, was_run) -> None:
-        """Record an executed ``WRITE``/``RUN`` for the exactly-once replay (a RUN's cycles stay in ``last_cycles``)."""
+        """Record this ``WRITE``/``RUN`` and whether it was accepted, for the exactly-once rule.
+
+        A RUN's cycles stay in ``last_cycles``; the record is valid until the next good
+        frame that is not its retry.
+        """
         m.d.sync += [s.last_valid.eq(1), s.last_seq.eq(s.seq), s.last_ok.eq(ok), s.last_was_run.eq(was_run)]
 
     # -- WRITE ----------------------------------------------------------------------------------------------------
@@ -245,7 +255,7 @@ class CommandProcessor(wiring.Component):
                 cycles = Signal(32)
                 m.d.comb += cycles.eq(s.run_cnt + 1)
                 self._remember(m, s, 1, 1)
-                _status(m, s, Status.OK, 4)
+                _status(m, s, Status.OK, CYCLES_SIZE)
                 m.d.sync += [s.last_cycles.eq(cycles), s.total_cycles.eq(s.total_cycles + cycles)]
                 m.d.sync += s.runs.eq(s.runs + 1)
                 m.next = "RESP_HEAD"
@@ -355,16 +365,16 @@ class _State:
 
     def __init__(self, info: DeviceInfo):
         lane_bits = max(max(info.word_bytes(sp) for sp in Space), info.SIZE).bit_length()
-        self.seq, self.length = Signal(8), Signal(16)
+        self.seq, self.length = Signal(SEQ_BITS), Signal(16)
         self.hdr = Signal(8 * HEADER_BYTES)  # payload bytes 0..9; during a RUN also the W/A pointers and A count
         self.k = Signal(16)  # frame buffer address counter (header, WRITE data)
         # space starts at 3 (no scratchpad): its first load is a change, which event-driven simulators see.
         self.space, self.ptr = Signal(2, init=3), Signal(16)
         self.byte_idx, self.pending = Signal(lane_bits), Signal()
         self.space_ok, self.run_ok, self.nbytes, self.data_len = Signal(), Signal(), Signal(32), Signal(16)
-        self.status, self.rsp_len, self.mode = Signal(2), Signal(16), Signal(2)
-        # exactly-once record of the last executed WRITE/RUN
-        self.last_valid, self.last_seq, self.last_ok, self.last_was_run = Signal(), Signal(8), Signal(), Signal()
+        self.status, self.rsp_len, self.mode = Signal(range(max(Status) + 1)), Signal(16), Signal(2)
+        # exactly-once record: valid while the last good frame was a WRITE/RUN (its seq, accepted, which one)
+        self.last_valid, self.last_seq, self.last_ok, self.last_was_run = Signal(), Signal(SEQ_BITS), Signal(), Signal()
         self.last_cycles, self.total_cycles, self.runs, self.run_cnt = Signal(32), Signal(32), Signal(32), Signal(32)
         # RUN datapath
         self.w_left, self.w_valid = Signal(range(info.rows + 1)), Signal()

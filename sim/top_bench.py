@@ -18,7 +18,20 @@ from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 
-__all__ = ["TopBench", "TopReport", "UartPins", "edge_commands", "random_commands", "split_frames"]
+__all__ = [
+    "SEQ_WRAP",
+    "OnceReference",
+    "TopBench",
+    "TopReport",
+    "UartPins",
+    "driver_commands",
+    "edge_commands",
+    "random_commands",
+    "split_frames",
+]
+
+#: Side-effect-free commands after which a driver's seq comes back to that of the WRITE/RUN before them.
+SEQ_WRAP = (1 << isa.SEQ_BITS) - 1
 
 
 # -- command sequences (pure Python, shared with the Amaranth tests) -------------------------------------------------
@@ -41,6 +54,94 @@ def random_commands(info: DeviceInfo, rng: random.Random, count: int, max_words:
             continue
         out.append((seq, _command(kind, info, rng, max_words)))
     return out
+
+
+def driver_commands(
+    info: DeviceInfo, rng: random.Random, count: int, max_words: int = 8, wraps: int = 2
+) -> list[tuple[int, bytes]]:
+    """``count`` random commands numbered as the host driver numbers them, and ``wraps`` seq wraps.
+
+    Each new command takes the next ``seq`` modulo 256; a retry (about one frame in
+    ten) resends the previous frame unchanged. ``wraps`` times, a WRITE or RUN is
+    followed by ``SEQ_WRAP`` side-effect-free commands (``READ``, ``PING``,
+    ``STATUS``), so the next command has that WRITE/RUN's seq again; that command is
+    a WRITE or an accumulating RUN, read back at once, so a device that took it for a
+    retry is caught. :class:`OnceReference` says what every response must be.
+    """
+    out: list[tuple[int, bytes]] = [(0, isa.write(Space.W, 0, _words(info, Space.W, info.rows, rng)))]
+    kinds = ["write"] * 6 + ["run"] * 5 + ["read"] * 4 + ["ping", "status", "bad"]
+    for wrap in range(wraps + 1):
+        if wrap:  # the command before is a WRITE/RUN
+            out += _numbered(out, _quiet(rng) + _checked_effect(info, rng, max_words))
+        for _ in range(count // (wraps + 1)):
+            if rng.random() < 0.1:
+                out.append(out[-1])
+            else:
+                out += _numbered(out, [_command(rng.choice(kinds), info, rng, max_words)])
+        out += _numbered(out, [_command(rng.choice(["write", "run"]), info, rng, max_words)])
+    return out
+
+
+def _numbered(out: list[tuple[int, bytes]], payloads: list[bytes]) -> list[tuple[int, bytes]]:
+    """``payloads`` with the seq values that follow the last of ``out``."""
+    return [((out[-1][0] + 1 + i) % (1 << isa.SEQ_BITS), payload) for i, payload in enumerate(payloads)]
+
+
+def _quiet(rng: random.Random) -> list[bytes]:
+    """``SEQ_WRAP`` short side-effect-free commands."""
+    quiet = [isa.ping(), isa.status(), *(isa.read(space, 0, 1) for space in Space)]
+    return [rng.choice(quiet) for _ in range(SEQ_WRAP)]
+
+
+def _checked_effect(info: DeviceInfo, rng: random.Random, max_words: int) -> list[bytes]:
+    """A WRITE of fresh words or an accumulating RUN, then a READ of the words it changed."""
+    if rng.random() < 0.5:
+        space = rng.choice(list(Space))
+        n = rng.randint(1, min(info.depth(space), max_words, (info.max_payload - 6) // info.word_bytes(space)))
+        addr = rng.randint(0, info.depth(space) - n)
+        return [isa.write(space, addr, _words(info, space, n, rng)), isa.read(space, addr, n)]
+    m = rng.randint(1, min(info.a_depth, info.o_depth, max_words))
+    o = rng.randint(0, info.o_depth - m)
+    run = isa.run(rng.randint(0, info.w_depth - info.rows), rng.randint(0, info.a_depth - m), o, m, accumulate=True)
+    return [run, isa.read(Space.O, o, m)]
+
+
+class OnceReference:
+    """What each response to a driver-like command sequence must be if every command takes effect once.
+
+    Independent of the device's duplicate rule: a frame equal to the one before it
+    (same ``seq`` and payload) is a retry, and a retried ``WRITE``/``RUN`` is answered
+    with its first execution's result; every other frame executes on a plain
+    :class:`~hwgen.emulation.accelerator_model.AcceleratorModel`.
+
+    Parameters
+    ----------
+    model : AcceleratorModel
+        A fresh model of the device; only its ``execute`` is used.
+    """
+
+    def __init__(self, model):
+        self.model = model
+        self._previous: tuple[int, bytes] | None = None
+        self._result: tuple[int, bytes] = (0, b"")
+
+    def mismatch(self, seq: int, payload: bytes, response: bytes) -> str | None:
+        """Why ``response`` (a whole frame) is not what the command must get, or None if it is.
+
+        ``STATUS`` is compared by its run counters only: the device's frame count
+        includes the retries.
+        """
+        retry = (seq, payload) == self._previous
+        self._previous = (seq, payload)
+        if not (retry and payload[:1] in (bytes([Opcode.WRITE]), bytes([Opcode.RUN]))):
+            self._result = self.model.execute(payload)
+        want = (int(self._result[0]), self._result[1])
+        _, status, body = isa.decode_response(response)
+        if payload[:1] == bytes([Opcode.STATUS]):
+            body, want = body[:8], (want[0], want[1][:8])
+        if (status, body) != want:
+            return f"seq {seq} {payload[:12].hex()}: got ({status}, {body.hex()}) want ({want[0]}, {want[1].hex()})"
+        return None
 
 
 def edge_commands(info: DeviceInfo) -> list[bytes]:
@@ -122,6 +223,7 @@ class TopReport:
     runs: int = 0
     run_cycles: list[list[int]] = field(default_factory=list)  # [m, cycles] of every OK RUN response
     mismatches: list[str] = field(default_factory=list)
+    once_mismatches: list[str] = field(default_factory=list)  # against OnceReference (driver-like sequences)
     bench_cycles: int = 0
 
 
@@ -257,7 +359,10 @@ async def top_regression(dut):
     else:
         transport = bench = TopBench(dut, job["valid_prob"], job["ready_prob"], job["seed"])
     await bench.reset()
-    commands = random_commands(info, random.Random(job["seed"]), job["commands"], job.get("max_words", 8))
+    make = driver_commands if job.get("sequence") == "driver" else random_commands
+    commands = make(info, random.Random(job["seed"]), job["commands"], job.get("max_words", 8))
+    # Only a driver-like sequence has a once-only meaning: there a repeated frame is a retry.
+    once = OnceReference(golden_model(cfg, info)) if make is driver_commands else None
     if job.get("edge_commands", True):
         commands += [(200 + i, p) for i, p in enumerate(edge_commands(info))]
     commands.append((7, isa.status()))
@@ -268,9 +373,13 @@ async def top_regression(dut):
         report.commands += 1
         if got != want:
             report.mismatches.append(f"cmd {report.commands} {payload[:12].hex()}: got {got.hex()} want {want.hex()}")
+        lost = once.mismatch(seq, payload, got) if once else None
+        if lost:
+            report.once_mismatches.append(f"cmd {report.commands} {lost}")
         if payload[:1] == bytes([Opcode.RUN]) and len(payload) == 10 and got[2] == 0 and len(got) == 11:
             report.runs += 1
             report.run_cycles.append([struct.unpack_from("<H", payload, 7)[0], struct.unpack_from("<I", got, 5)[0]])
     report.bench_cycles = bench.cycle
     Path(job["report"]).write_text(json.dumps(asdict(report), indent=1))
     assert not report.mismatches, f"{len(report.mismatches)} mismatches; first: {report.mismatches[0]}"
+    assert not report.once_mismatches, f"a command lost or repeated; first: {report.once_mismatches[0]}"

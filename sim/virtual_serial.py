@@ -36,6 +36,7 @@ __all__ = [
     "program_workload",
     "run_driver_top",
     "throughput_workload",
+    "wrap_workload",
 ]
 
 #: The cocotb test module of :func:`run_driver_top`.
@@ -254,6 +255,23 @@ def _random_payload(info: DeviceInfo, rng: np.random.Generator) -> bytes:
     return isa.write(space, addr, rng.integers(0, 256, (n, info.word_bytes(space)), dtype=np.uint8))
 
 
+def wrap_workload(dev: Device, seed: int, quiet: int = 255) -> dict:
+    """A WRITE, ``quiet`` READs, then a WRITE of other values to the same W word, read back.
+
+    After 255 side-effect-free commands the second WRITE carries the first one's seq;
+    it is a new command, not a retry, and must take effect.
+    """
+    info = dev.info()
+    first, second = np.random.default_rng(seed).integers(-128, 128, (2, 1, info.cols))
+    dev.write(Space.W, 0, first)
+    for _ in range(quiet):
+        dev.read(Space.W, 0, 1)
+    dev.write(Space.W, 0, second)
+    got = dev.read(Space.W, 0, 1)
+    mismatches = [] if np.array_equal(got, second) else [f"W[0] after {quiet} READs: got {got.tolist()}"]
+    return {"mismatches": mismatches, "commands": dev.stats.commands}
+
+
 #: The transformer layer of :func:`layer_workload`: a slice of MiniLM's first query projection.
 LAYER = {"layer": "layer0.attn.q", "sentence": "A cat sat.", "k": 32, "n": 4, "formats": "w=int8,a=int8,acc=int32"}
 
@@ -305,6 +323,7 @@ _WORKLOADS = {
     "throughput": throughput_workload,
     "program": program_workload,
     "layer": layer_workload,
+    "wrap": wrap_workload,
 }
 
 
@@ -409,7 +428,8 @@ def run_driver_top(session: CocotbSession, info: DeviceInfo, clk_freq: int, baud
     clk_freq, baud : int
         As the top was built with; the simulated clock runs at ``clk_freq``.
     scenarios : list of dict
-        Each: ``name``, ``workload`` (``"gemm"`` or ``"throughput"``), ``seed``,
+        Each: ``name``, ``workload`` (a key of ``_WORKLOADS``: ``"gemm"``, ``"throughput"``,
+        ``"program"``, ``"layer"``, ``"wrap"``), ``seed``,
         optional ``faults`` (:class:`Faults` fields), ``retries``, ``expect_error``.
     timeout_s : float, optional
         The driver's timeout; default 200 byte times (three times the top's

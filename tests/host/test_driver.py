@@ -1,5 +1,6 @@
 """The host driver against the emulated device: framing, word packing, splitting, errors, transports."""
 
+import dataclasses
 import struct
 
 import numpy as np
@@ -9,10 +10,10 @@ from hwgen.emulation import isa
 from hwgen.emulation.accelerator_model import AcceleratorModel
 from hwgen.emulation.accelerator_timing import run_cycles
 from hwgen.emulation.errors import ConfigError
-from hwgen.emulation.formats import get_format
+from hwgen.emulation.formats import FORMATS, get_format
 from hwgen.emulation.isa import Space, Status
 from hwgen.emulation.ops import matmul_int
-from hwgen.host.driver import CommandRejectedError, Device, DeviceError, device_formats
+from hwgen.host.driver import MAX_RETRIES, MAX_TIMEOUT_S, CommandRejectedError, Device, DeviceError, device_formats
 from hwgen.host.emulated_device import EmulatedDevice, emulated_info
 from hwgen.host.transports import SerialTransport, Transport, WrappedTransport, open_transport
 
@@ -57,7 +58,7 @@ def test_writes_and_reads_split_into_frames_of_max_payload():
     dev = Device(emu)
     codes = np.random.default_rng(1).integers(0, 1 << 32, (37, 4), dtype=np.uint64)
     dev.write(Space.O, 1, codes, codes=True)
-    assert dev.stats.commands == 1 + 1 + 19  # PING, fence, ceil(37 / 2) WRITEs
+    assert dev.stats.commands == 1 + 19  # PING (which also fences the session), ceil(37 / 2) WRITEs
     before = dev.stats.commands
     back = dev.read(Space.O, 1, 37, codes=True)
     assert back.dtype == np.uint32 and np.array_equal(back, codes)
@@ -118,10 +119,57 @@ def test_bad_arguments_raise_at_the_boundary():
         dev.write(Space.W, 0, [[0, 1, 2, 256]], codes=True)
     with pytest.raises(ValueError, match="payload of"):
         dev.execute([isa.write(Space.A, 0, np.zeros((300, 4), np.uint8))])
+
+
+@pytest.mark.parametrize(
+    "timeout", [0, -1, float("inf"), float("nan"), MAX_TIMEOUT_S * 1.01, 1e9, True, "0.5", None, 1 + 0j]
+)
+def test_timeout_must_be_finite_positive_and_bounded(timeout):
+    with pytest.raises(ConfigError, match=rf"timeout=.* is not allowed; allowed: .*\(0, {MAX_TIMEOUT_S:g}\]"):
+        Device(EmulatedDevice(), timeout=timeout)
     with pytest.raises(ConfigError, match="timeout"):
-        Device(EmulatedDevice(), timeout=0)
+        Device.open("emulated://", timeout=timeout)
+    dev = Device(EmulatedDevice())
+    with pytest.raises(ConfigError, match="timeout"):
+        dev.timeout = timeout
+    assert dev.timeout == 0.25
+
+
+@pytest.mark.parametrize("retries", [-1, MAX_RETRIES + 1, 10**7, 2.0, True, "3", None])
+def test_retries_must_be_an_integer_up_to_the_bound(retries):
+    with pytest.raises(ConfigError, match=rf"retries=.* is not allowed; allowed: an integer in 0\.\.{MAX_RETRIES}"):
+        Device(EmulatedDevice(), retries=retries)
     with pytest.raises(ConfigError, match="retries"):
-        Device(EmulatedDevice(), retries=-1)
+        Device.open("emulated://", retries=retries)
+    dev = Device(EmulatedDevice())
+    with pytest.raises(ConfigError, match="retries"):
+        dev.retries = retries
+    assert dev.retries == 8
+
+
+def test_bounds_themselves_and_numpy_numbers_are_allowed():
+    dev = Device(EmulatedDevice(), timeout=np.float32(MAX_TIMEOUT_S), retries=np.int64(MAX_RETRIES))
+    assert (dev.timeout, dev.retries) == (MAX_TIMEOUT_S, MAX_RETRIES) and type(dev.retries) is int
+    assert Device(EmulatedDevice(), timeout=1, retries=0).timeout == 1.0
+
+
+def test_a_dead_link_fails_within_the_documented_worst_case():
+    # (retries + 1) * (timeout + line), line = command and response frames at the link's byte time.
+    emu = EmulatedDevice(emulated_info(2, 2), baud=115200)
+    dev = Device(_Deaf(emu), timeout=MAX_TIMEOUT_S, retries=MAX_RETRIES)
+    with pytest.raises(DeviceError, match=rf"after {MAX_RETRIES + 1} attempt"):
+        dev.info()
+    ping = len(isa.encode_command(0, isa.ping())) + len(isa.encode_response(0, 0, bytes(isa.DeviceInfo.SIZE)))
+    bound = (MAX_RETRIES + 1) * (MAX_TIMEOUT_S + ping * emu.byte_time_s)
+    assert MAX_TIMEOUT_S * (MAX_RETRIES + 1) < emu.now() <= bound + 1e-9
+
+
+class _Deaf(WrappedTransport):
+    """A link whose device never answers: every byte sent back is lost."""
+
+    def read(self, max_bytes, timeout_s):
+        self.inner.read(1 << 16, timeout_s)
+        return b""
 
 
 def test_sequence_numbers_wrap_modulo_256():
@@ -134,14 +182,114 @@ def test_sequence_numbers_wrap_modulo_256():
     assert dev.stats.commands > 600 and dev.stats.retries == 0
 
 
-def test_a_new_session_is_not_mistaken_for_a_retry():
-    # The first session's last WRITE used seq 1; a second driver starting at seq 0 fences first.
+@pytest.mark.parametrize("start", ["write", "run", "execute"])
+def test_a_new_session_is_not_mistaken_for_a_retry(start):
+    # Both sessions send PING (seq 0) then a WRITE/RUN with seq 1: the second session's PING empties the record
+    # the first one's WRITE/RUN left, so its own WRITE/RUN is executed, not answered as a retry.
     emu = EmulatedDevice(emulated_info(1, 1))
-    first = Device(emu)
-    first.write(Space.W, 0, [[5]])
-    second = Device(emu)
-    second.write(Space.W, 0, [[6]])
-    assert second.read(Space.W, 0, 1)[0, 0] == 6
+    setup = Device(emu)
+    setup.write(Space.W, 0, [[5]])
+    setup.write(Space.A, 0, [[2]])
+    first, second = Device(emu), Device(emu)
+    if start == "run":
+        first.run(0, 0, 0, 1, accumulate=True)
+        second.run(0, 0, 0, 1, accumulate=True)
+        assert second.read(Space.O, 0, 1)[0, 0] == 20 and emu.model.counters["runs"] == 2
+    else:
+        first.write(Space.O, 0, [[3]])
+        if start == "write":
+            second.write(Space.O, 0, [[7]])
+        else:
+            second.execute([isa.write(Space.O, 0, np.array([[7, 0, 0, 0]], np.uint8))])
+        assert second.read(Space.O, 0, 1)[0, 0] == 7
+    assert second.stats.commands == 3 and second.stats.retries == 0  # PING, the command, READ: no extra fence frame
+
+
+def test_the_first_write_of_a_session_waits_for_an_answered_side_effect_free_frame():
+    # Even with the device info already known, the session sends a PING before its first WRITE.
+    emu = EmulatedDevice(emulated_info(1, 1))
+    frames = []
+    dev = Device(_Recording(emu, frames))
+    dev._info = emu.info  # as if cached: the guard, not info(), must send the PING
+    dev.write(Space.W, 0, [[4]])
+    dev.write(Space.W, 0, [[5]])
+    assert [isa.decode_command(f)[1][0] for f in frames] == [isa.Opcode.PING, isa.Opcode.WRITE, isa.Opcode.WRITE]
+
+
+class _Recording(WrappedTransport):
+    def __init__(self, inner, frames):
+        super().__init__(inner)
+        self.frames = frames
+
+    def write(self, data):
+        self.frames.append(bytes(data))
+        self.inner.write(data)
+
+
+@pytest.mark.parametrize("bound", ["rows", "cols"])
+def test_emulated_shape_has_the_array_configs_bound(bound):
+    from hwgen.dataflow.config import MAX_DIM
+
+    assert getattr(emulated_info(**{bound: MAX_DIM}), bound) == MAX_DIM
+    for bad in (0, MAX_DIM + 1, 255, True, 2.0):
+        with pytest.raises(ConfigError, match=rf"{bound}=.* is not allowed; allowed: an integer in 1\.\.{MAX_DIM}"):
+            emulated_info(**{bound: bad})
+    with pytest.raises(ConfigError, match=bound):
+        Device.open(f"emulated://?{bound}={MAX_DIM + 1}")
+    wide = dataclasses.replace(emulated_info(2, 2), **{bound: MAX_DIM + 1})  # a DeviceInfo made by hand
+    with pytest.raises(ConfigError, match=rf"{bound}={MAX_DIM + 1} is not allowed"):
+        EmulatedDevice(wide)
+
+
+def test_an_18_character_dtype_name_crosses_the_link():
+    name = "float8_e4m3b11fnuz"
+    assert len(name) == 18 and len(max(FORMATS, key=len)) <= isa.DeviceInfo.DTYPE_BYTES
+    info = emulated_info(2, 2, dtype=name)
+    assert isa.DeviceInfo.decode(info.encode()) == info and info.version == isa.ISA_VERSION == 2
+    with Device.open(f"emulated://?rows=2&cols=2&dtype={name}") as dev:
+        assert dev.info().dtype == name and dev.info() == info
+
+
+def test_every_known_format_name_round_trips_and_an_unfit_name_is_refused():
+    base = emulated_info(1, 1)
+    for name in FORMATS:
+        info = dataclasses.replace(base, dtype=name)
+        assert isa.DeviceInfo.decode(info.encode()).dtype == name
+    too_long = "x" * (isa.DeviceInfo.DTYPE_BYTES + 1)
+    for bad in (too_long, "", "float8_é", "int8\0", 8):
+        with pytest.raises(ValueError, match=r"dtype .* is not allowed; allowed: printable ASCII, 1\.\.32 characters"):
+            dataclasses.replace(base, dtype=bad)
+
+
+def test_the_mapper_keeps_a_long_format_name_whole():
+    from hwgen.host.mapper import device_info
+    from hwgen.host.targets import SystolicTarget
+
+    info = device_info(SystolicTarget(4, 4), FORMATS["float8_e4m3b11fnuz"], FORMATS["float32"])
+    assert info.dtype == "float8_e4m3b11fnuz" and isa.DeviceInfo.decode(info.encode()) == info
+
+
+def test_a_device_of_another_isa_version_is_named():
+    # An old bitstream answers PING with version 1 and a 16-byte name: a clear error, not a timeout.
+    old = struct.pack("<BBBBBBHHHH16s", 1, 4, 4, 1, 4, 0, 64, 256, 256, 1024, b"int8")
+    dev = Device(_Answering(EmulatedDevice(), old), timeout=0.01, retries=0)
+    with pytest.raises(ValueError, match=r"ISA version 1; allowed: 2"):
+        dev.info()
+
+
+class _Answering(WrappedTransport):
+    """Answers every command frame with an OK response carrying ``payload``."""
+
+    def __init__(self, inner, payload):
+        super().__init__(inner)
+        self.payload, self.pending = payload, b""
+
+    def write(self, data):
+        self.pending += isa.encode_response(isa.decode_command(bytes(data))[0], 0, self.payload)
+
+    def read(self, max_bytes, timeout_s):
+        out, self.pending = self.pending[:max_bytes], self.pending[max_bytes:]
+        return out
 
 
 class _Late(WrappedTransport):

@@ -76,9 +76,11 @@ def test_every_fault_kind_leaves_results_bit_exact(kind, rate, seed):
     # Every command got through once; garbage cannot forge a good frame; the device's counters agree.
     assert stats.commands <= status["good_frames"] <= stats.frames_sent
     assert status["runs"] == 2 and status["good_frames"] <= emu.model.counters["good_frames"]  # a retried STATUS
+    # A damaged command costs a retry. The device counts it as dropped unless the damage hit its sync byte:
+    # then it never saw a frame begin (so dropped_frames >= 1 is not a law, and is not asserted).
     tx_damage = sum(link.injected[f"tx_{k}"] for k in ("flip", "drop", "duplicate"))
     if tx_damage:
-        assert stats.retries >= 1 and status["dropped_frames"] >= 1
+        assert stats.retries >= 1
     if any(link.injected[f"rx_{k}"] for k in ("flip", "drop", "duplicate")):
         assert stats.retries >= 1 and (stats.crc_errors or stats.timeouts or stats.skipped_bytes)
 

@@ -15,7 +15,7 @@ from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation import isa
 from hwgen.emulation.accelerator_timing import run_cycles
 from hwgen.emulation.isa import Opcode, Space
-from hwgen.sim.top_bench import edge_commands, random_commands
+from hwgen.sim.top_bench import SEQ_WRAP, OnceReference, driver_commands, edge_commands, random_commands
 
 SMALL = {"w_depth": 8, "a_depth": 24, "o_depth": 24, "max_payload": 160}
 
@@ -80,14 +80,18 @@ def run_core(cfg, memories, commands, ready_prob=1.0, seed=0, dropped=3):
     return responses, measured
 
 
-def check(cfg, memories, commands, **kwargs):
+def check(cfg, memories, commands, once=False, **kwargs):
+    """Run ``commands`` on the core; every response must equal the model's (and, if ``once``, OnceReference's)."""
     info = device_info(cfg, **memories)
     model = golden_model(cfg, info)
     model.counters["dropped_frames"] = kwargs.get("dropped", 3)
+    reference = OnceReference(golden_model(cfg, info)) if once else None
     responses, measured = run_core(cfg, memories, commands, **kwargs)
     for (seq, payload), got, cycles in zip(commands, responses, measured, strict=True):
         want = isa.encode_response(seq, *model.handle(seq, payload))
         assert got == want, f"command {payload[:12].hex()}: got {got.hex()} want {want.hex()}"
+        lost = reference.mismatch(seq, payload, got) if reference else None
+        assert lost is None, lost
         if cycles is not None:  # a RUN executed here (not replayed): the counter tells the truth
             m = int.from_bytes(payload[7:9], "little")
             assert cycles == run_cycles(info, m) == int.from_bytes(got[5:9], "little")
@@ -127,6 +131,28 @@ def test_exactly_once_replay():
     commands = [(5, w), (5, w), (6, a), (7, run), (7, run), (7, isa.read(Space.O, 0, 4)), (7, w), (8, run)]
     commands += [(9, bytes([Opcode.RUN])), (9, run), (10, isa.read(Space.O, 0, 4)), (11, isa.status())]
     check(cfg, SMALL, commands)
+
+
+def test_write_and_run_after_255_side_effect_free_commands_take_effect():
+    # The 255 commands between bring the seq round: the second WRITE and RUN are new commands, not retries.
+    cfg = ArrayConfig(rows=2, cols=2)
+    info = device_info(cfg, **SMALL)
+    rng = random.Random(5)
+    quiet = [isa.read(Space.O, 0, 1), isa.ping(), isa.status()]
+    commands = [(0, isa.write(Space.W, 0, _rand_words(info, Space.W, 2, rng)))]
+    commands += [(1 + i, quiet[i % 3]) for i in range(SEQ_WRAP)]
+    commands += [(0, isa.write(Space.W, 0, _rand_words(info, Space.W, 2, rng))), (1, isa.run(0, 0, 0, 1, True))]
+    commands += [(2 + i, isa.read(Space.O, 0, 1)) for i in range(SEQ_WRAP)]
+    commands += [(1, isa.run(0, 0, 0, 1, True)), (2, isa.read(Space.O, 0, 1)), (3, isa.read(Space.W, 0, 2))]
+    check(cfg, SMALL, commands, once=True)
+
+
+def test_driver_like_sequence_with_retries_and_seq_wraps():
+    cfg = ArrayConfig(rows=2, cols=2)
+    info = device_info(cfg, **SMALL)
+    commands = driver_commands(info, random.Random(8), 90, max_words=4, wraps=2)
+    assert len(commands) > 2 * 256
+    check(cfg, SMALL, commands, once=True, ready_prob=0.8)
 
 
 @pytest.mark.parametrize(("dataflow", "rows", "cols", "ready_prob"), [("ws", 3, 2, 0.6), ("is", 2, 3, 1.0)])

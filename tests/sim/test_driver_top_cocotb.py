@@ -35,6 +35,7 @@ SCENARIOS = [
     },
     {"name": "minilm layer", "workload": "layer", "seed": 10},
     {"name": "minilm layer, faults", "workload": "layer", "seed": 11, "faults": {"flip": 0.003, "drop": 0.003}},
+    {"name": "seq wrap", "workload": "wrap", "seed": 12},
     {"name": "dead link", "seed": 7, "faults": {"persistent": True}, "retries": 2, "expect_error": True},
 ]
 
@@ -85,6 +86,13 @@ def test_every_command_kind_answers_like_the_golden_model(run, name):
     assert result["outcome"]["commands"] == 40
     if name == "program, faults":
         assert result["stats"]["retries"] >= 1 and sum(result["injected"].values()) > 0
+
+
+def test_a_write_after_255_reads_takes_effect_on_the_verilog(run):
+    # The second WRITE has the first one's seq (255 READs between): a new command, not a retry.
+    result = run.scenario("seq wrap")
+    assert result["passed"] and result["outcome"]["mismatches"] == [], result
+    assert result["outcome"]["commands"] == 1 + 1 + 255 + 1 + 1 and result["stats"]["retries"] == 0
 
 
 def test_dead_link_becomes_a_clear_error(run):

@@ -47,6 +47,15 @@ def test_random_commands_bit_exact_with_model(session, seed, valid_prob, ready_p
     assert all(cycles == run_cycles(info, m) for m, cycles in report["run_cycles"])
 
 
+def test_driver_like_sequence_with_seq_wraps_takes_every_command_once(session):
+    # Retries and runs of 255 READ/PING/STATUS (the seq comes round) on the Verilog; OnceReference checks every answer.
+    job = {**_job(4, 0.8, 0.7, 240), "sequence": "driver", "edge_commands": False, "max_words": 4}
+    run = session.run("hwgen.sim.top_bench", job)
+    assert run.passed, run.log.read_text()[-3000:]
+    assert run.report["mismatches"] == [] and run.report["once_mismatches"] == []
+    assert run.report["commands"] > 2 * 256 and run.report["runs"] >= 5
+
+
 def test_uart_pins_bit_exact_with_model(tmp_path):
     # The same bench through the UART pins (UartPins drives and samples the bits): Icarus, a short sequence.
     if find_simulator("icarus") is None:
