@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -108,6 +109,8 @@ class ProgramBackend:
     name = "top"
 
     def __init__(self, info: DeviceInfo, value_format, acc_format, dataflow: str = "ws"):
+        if dataflow not in ("ws", "is", "auto"):
+            raise ConfigError("dataflow", dataflow, "ws, is, auto")
         self.info, self.value_format, self.acc_format, self.dataflow = info, value_format, acc_format, dataflow
         self.runs: list[LayerRun] = []
 
@@ -204,6 +207,8 @@ class DeviceBackend(ProgramBackend):
             )
         from hwgen.host.driver import Device, device_formats
 
+        if not isinstance(device, str | Device):
+            raise ConfigError("device", device, "a Device or a device URL, e.g. serial:///dev/ttyUSB1 or emulated://")
         self.device = Device.open(device) if isinstance(device, str) else device
         info = self.device.info()
         super().__init__(info, *device_formats(info), dataflow)
@@ -228,11 +233,15 @@ def get_backend(name: str, **options):
         If the name is unknown, or the backend's module cannot be imported (the
         message says which module and why).
     """
-    if name not in BACKENDS:
+    if not isinstance(name, str) or name not in BACKENDS:
         raise ConfigError("backend", name, ", ".join(BACKENDS))
     module, _, cls = BACKENDS[name].partition(":")
     try:
         factory = getattr(importlib.import_module(module), cls)
     except ImportError as exc:
         raise ConfigError("backend", name, f"a backend whose module imports ({module}: {exc})") from None
+    try:
+        inspect.signature(factory).bind(**options)
+    except TypeError as exc:
+        raise ConfigError("options", sorted(options), f"the {name} backend's options ({exc})") from None
     return factory(**options)

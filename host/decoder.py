@@ -55,6 +55,8 @@ class DecoderConfig:
         for f in ("vocab", "d_model", "heads", "layers", "d_ff", "max_positions"):
             _check_int(f, getattr(self, f), 1)
         _check_int("seed", self.seed, 0)
+        if isinstance(self.eps, bool) or not isinstance(self.eps, int | float) or not 0 < self.eps < 1:
+            raise ConfigError("eps", self.eps, "a number in (0, 1)")
         if self.d_model % self.heads:
             raise ConfigError("d_model", self.d_model, f"a multiple of heads={self.heads}")
 
@@ -227,9 +229,15 @@ class Decoder:
         self.context = 0
 
     def _step(self, ids: np.ndarray, phase: str) -> np.ndarray:
-        ids = np.asarray(ids, np.int64)
-        if ids.ndim != 2 or ids.size == 0 or ids.min() < 0 or ids.max() >= self.cfg.vocab:
-            raise ConfigError("input_ids", ids.shape, f"a (batch, tokens) array of ids in 0..{self.cfg.vocab - 1}")
+        allowed = f"a (batch, tokens) integer array of ids in 0..{self.cfg.vocab - 1}"
+        try:
+            raw = np.asarray(ids)
+        except ValueError:  # ragged nested sequences
+            raise ConfigError("input_ids", ids, allowed) from None
+        # Casting first would truncate 1.5 to 1 and wrap 2**64; only integer ids in range pass.
+        if raw.dtype.kind not in "iu" or raw.ndim != 2 or raw.size == 0 or raw.min() < 0 or raw.max() >= self.cfg.vocab:
+            raise ConfigError("input_ids", ids, allowed)
+        ids = raw.astype(np.int64)
         graph = decoder_graph(self.cfg, phase, ids.shape[1], self.context, ids.shape[0])
         inputs = {"input_ids": ids, **{f"past.{k}": v for k, v in self.cache.items()}}
         out = run_graph(graph, inputs, self.policy, self.gemm_hook)
@@ -252,6 +260,9 @@ class Decoder:
 
     def generate(self, prompt, steps: int) -> np.ndarray:
         """Greedy continuation of ``prompt`` (batch, tokens) by ``steps`` tokens; returns the new ids."""
+        _check_int("steps", steps, 0)
+        if steps > self.cfg.max_positions:
+            raise ConfigError("steps", steps, f"at most max_positions={self.cfg.max_positions}")
         logits = self.prefill(prompt)
         new = []
         for step in range(steps):

@@ -6,6 +6,7 @@ import functools
 import math
 import numbers
 import struct
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -160,6 +161,10 @@ class Device:
 
     def __init__(self, transport, timeout: float = 0.25, retries: int = 8):
         self.timeout, self.retries = timeout, retries
+        if not all(callable(getattr(transport, name, None)) for name in ("write", "read", "now", "close")):
+            raise ConfigError(
+                "transport", transport, "a Transport (see hwgen.host.transports), e.g. open_transport(url)"
+            )
         self.transport = transport
         self.stats = LinkStats()
         self._seq = 0
@@ -241,8 +246,11 @@ class Device:
         One frame (worst case: ``(retries + 1) * (timeout + line)``, see the class
         notes; ``timeout`` must cover the run's own cycles).
         """
-        for name, value in (("w_addr", w_addr), ("a_addr", a_addr), ("o_addr", o_addr), ("m", m)):
+        w_addr, a_addr, o_addr, m = (
             _check_u16(name, value)
+            for name, value in (("w_addr", w_addr), ("a_addr", a_addr), ("o_addr", o_addr), ("m", m))
+        )
+        accumulate = _check_flag("accumulate", accumulate)
         name = f"RUN(w={w_addr}, a={a_addr}, o={o_addr}, m={m}, accumulate={bool(accumulate)})"
         (cycles,) = struct.unpack("<I", self._command(isa.run(w_addr, a_addr, o_addr, m, accumulate), name))
         return cycles
@@ -273,8 +281,8 @@ class Device:
             If the shape, a value or the address range is not allowed.
         """
         space = _space(space)
-        words = self._encode(space, values, codes)
-        self._check_range(space, addr, len(words))
+        words = self._encode(space, values, _check_flag("codes", codes))
+        addr = self._check_range(space, addr, len(words))
         per_frame = (self.info().max_payload - 1 - _RW_ARGS) // max(1, words.shape[1])
         if per_frame < 1:
             raise ValueError(f"a {space.name} word of {words.shape[1]} bytes does not fit max_payload")
@@ -298,8 +306,9 @@ class Device:
             If the address range is outside the scratchpad.
         """
         space = _space(space)
-        _check_u16("count", count)
-        self._check_range(space, addr, count)
+        codes = _check_flag("codes", codes)
+        count = _check_u16("count", count)
+        addr = self._check_range(space, addr, count)
         info = self.info()
         per_frame = max(1, info.max_payload // info.word_bytes(space))
         chunks = []
@@ -328,7 +337,7 @@ class Device:
         DeviceError
             If a command gets no valid response within the retry bound.
         """
-        program = [bytes(p) for p in program]
+        program = _payloads(program)
         if not progress:
             return [self._command(p, _describe(p)) for p in program]
         from rich.progress import track
@@ -451,7 +460,10 @@ class Device:
         """``(count, word_bytes)`` uint8 words of ``values``."""
         length, nbytes = self._word_shape(space)
         fmt = self._format(space)
-        arr = np.asarray(values)
+        try:
+            arr = np.asarray(values)
+        except ValueError:  # ragged nested sequences
+            raise ValueError(f"{space.name} values are ragged; allowed: a (count, {length}) array") from None
         arr = arr[None] if arr.ndim == 1 else arr
         if arr.ndim != 2 or arr.shape[1] != length:
             shape = np.shape(values)
@@ -463,9 +475,11 @@ class Device:
         else:
             code_arr = fmt.encode(arr).astype(np.uint64)
             if isinstance(fmt, IntFormat) and arr.size and not np.array_equal(fmt.decode(code_arr), arr):
-                raise ValueError(f"{space.name} values outside {fmt.name}'s range [{fmt.min_value}, {fmt.max_value}]")
+                raise ValueError(
+                    f"{space.name} values outside {fmt.name}'s range [{fmt.min_value}, {fmt.max_value}] or not integers"
+                )
         shifts = np.arange(nbytes, dtype=np.uint64) * np.uint64(8)
-        return ((code_arr[..., None] >> shifts) & np.uint64(0xFF)).astype(np.uint8).reshape(len(arr), -1)
+        return ((code_arr[..., None] >> shifts) & np.uint64(0xFF)).astype(np.uint8).reshape(len(arr), length * nbytes)
 
     def _decode(self, space: Space, data: bytes, count: int, codes: bool) -> np.ndarray:
         length, nbytes = self._word_shape(space)
@@ -478,11 +492,13 @@ class Device:
         code_arr = code_arr.astype(fmt.code_dtype)
         return code_arr if codes else fmt.decode(code_arr)
 
-    def _check_range(self, space: Space, addr: int, count: int) -> None:
-        _check_u16("addr", addr)
+    def _check_range(self, space: Space, addr: int, count: int) -> int:
+        """``addr`` as a Python int (NumPy scalars would wrap in ``addr + count``), checked against the depth."""
+        addr = _check_u16("addr", addr)
         depth = self.info().depth(space)
         if addr + count > depth:
             raise ValueError(f"{space.name}[{addr}:{addr + count}] is outside the scratchpad; allowed: [0:{depth}]")
+        return addr
 
 
 @functools.lru_cache(maxsize=8)
@@ -498,9 +514,29 @@ def _space(space) -> Space:
         raise ValueError(f"space {space!r} is not allowed; allowed: {', '.join(s.name for s in Space)}") from None
 
 
-def _check_u16(name: str, value) -> None:
+def _check_u16(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not 0 <= value <= 0xFFFF:
         raise ValueError(f"{name}={value!r} is not allowed; allowed: an integer in 0..65535")
+    return int(value)
+
+
+def _check_flag(name: str, value) -> bool:
+    """A bool (a string such as ``"no"`` would be truthy)."""
+    if not isinstance(value, bool | np.bool_):
+        raise ConfigError(name, value, "True or False")
+    return bool(value)
+
+
+def _payloads(program) -> list[bytes]:
+    """Command payloads as bytes: each a bytes-like object short enough for a frame's 16-bit length."""
+    if isinstance(program, bytes | bytearray | memoryview | str) or not isinstance(program, Iterable):
+        raise ConfigError("program", program, "an iterable of command payloads (bytes)")
+    payloads = []
+    for p in program:
+        if not isinstance(p, bytes | bytearray | memoryview) or len(bytes(p)) > 0xFFFF:
+            raise ConfigError("payload", p, "bytes of at most 65535 bytes (built with hwgen.emulation.isa)")
+        payloads.append(bytes(p))
+    return payloads
 
 
 def _check_timeout(timeout) -> float:

@@ -14,6 +14,7 @@ from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.formats import get_format
 from hwgen.emulation.isa import CMD_SYNC, CRC_BYTES, DeviceInfo, Opcode
 from hwgen.host.driver import device_formats
+from hwgen.host.transports import MAX_BAUD, _int_field
 
 __all__ = ["EmulatedDevice", "emulated_info"]
 
@@ -91,8 +92,10 @@ class EmulatedDevice:
         for name in ("rows", "cols"):  # the same bound however the shape was made
             _check_int(name, getattr(info, name), MAX_DIM)
         for name, value in (("baud", baud), ("clk_freq", clk_freq)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise ConfigError(name, value, "a positive integer, or None")
+            if value is not None and (
+                isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_BAUD
+            ):
+                raise ConfigError(name, value, f"an integer in 1..{MAX_BAUD}, or None")
         value_format, acc_format = device_formats(info)
         self.info = info
         self.model = AcceleratorModel(info, value_format, acc_format, lambda m: run_cycles(info, m), mul)
@@ -125,12 +128,7 @@ class EmulatedDevice:
         unknown = set(query) - {*_QUERY_INTS, "dtype"}
         if unknown:
             raise ConfigError("url", sorted(unknown)[0], f"query fields {', '.join((*_QUERY_INTS, 'dtype'))}")
-        ints = {}
-        for key in set(query) & set(_QUERY_INTS):
-            try:
-                ints[key] = int(query[key])
-            except ValueError:
-                raise ConfigError(key, query[key], "an integer") from None
+        ints = {key: _int_field(query, key, None) for key in set(query) & set(_QUERY_INTS)}
         baud, clk_freq = ints.pop("baud", None), ints.pop("clk_freq", None)
         info = emulated_info(**ints, dtype=query.get("dtype", "int8"))
         return cls(info, baud=baud, clk_freq=clk_freq)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass
 
@@ -14,6 +15,8 @@ __all__ = ["DIRECTIONS", "FaultyTransport", "Faults"]
 
 #: ``"tx"``: host -> device bytes; ``"rx"``: device -> host bytes.
 DIRECTIONS = ("tx", "rx")
+# Longest garbage burst: a burst is allocated at once, so it must stay small.
+_MAX_GARBAGE = 65535
 _RATES = ("flip", "drop", "duplicate", "garbage", "stall")
 
 
@@ -61,11 +64,25 @@ class Faults:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
                 raise ConfigError(name, value, "a probability in [0, 1]")
-        if not self.stall_s >= 0:
-            raise ConfigError("stall_s", self.stall_s, "a number of seconds >= 0")
-        if isinstance(self.max_garbage, bool) or not isinstance(self.max_garbage, int) or self.max_garbage < 1:
-            raise ConfigError("max_garbage", self.max_garbage, "an integer >= 1")
-        if not set(self.directions) <= set(DIRECTIONS) or not self.directions:
+        if (
+            isinstance(self.stall_s, bool)
+            or not isinstance(self.stall_s, int | float)
+            or not 0 <= self.stall_s < math.inf
+        ):
+            raise ConfigError("stall_s", self.stall_s, "a finite number of seconds >= 0")
+        if (
+            isinstance(self.max_garbage, bool)
+            or not isinstance(self.max_garbage, int)
+            or not 1 <= self.max_garbage <= _MAX_GARBAGE
+        ):
+            raise ConfigError("max_garbage", self.max_garbage, f"an integer in 1..{_MAX_GARBAGE}")
+        if not isinstance(self.persistent, bool | np.bool_):
+            raise ConfigError("persistent", self.persistent, "True or False")
+        if (
+            not isinstance(self.directions, tuple | list)
+            or not self.directions
+            or not all(d in DIRECTIONS for d in self.directions)
+        ):
             raise ConfigError("directions", self.directions, f"a non-empty subset of {DIRECTIONS}")
 
     @property

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from hwgen.emulation.bitslice import SliceCoding, fused_lanes
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.pim_model import PimConfig
@@ -38,6 +40,8 @@ TARGET_FORMS = (
     "prefill=TARGET,decode=TARGET (e.g. prefill=systolic:16x16:ws,decode=pim:16ch)",
 )
 _MAX_DIM = 64
+# Longest run of digits a number in a target text may have (int() refuses more than 4300).
+_MAX_DIGITS = 9
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -56,22 +60,51 @@ def stationary_cycles(rows: int, cols: int, m: int, k: int, n: int, dataflow: st
     S streamed rows per tile (``m`` for ws, ``n`` for is) and depth D, tile t loads from
     ``W_t = max(W_{t-1} + R, E_{t-2} + D)``, streams from ``A_t = max(E_{t-1} + 1, W_t + R)``
     to ``E_t = A_t + S - 1``; the count is ``E_last + D + 1``.
+
+    Raises
+    ------
+    ConfigError
+        If a dimension is not a positive integer or the dataflow is not ``ws`` or ``is``.
     """
+    _check_shape(rows=rows, cols=cols, m=m, k=k, n=n)
+    if dataflow not in ("ws", "is"):
+        raise ConfigError("dataflow", dataflow, "ws, is")
     streamed, width = (n, m) if dataflow == "is" else (m, n)
     tiles = _cdiv(k, rows) * _cdiv(width, cols)
     depth = systolic_latency(rows, cols, dataflow)
-    loads: list[int] = []
-    ends: list[int] = []
-    for t in range(tiles):
-        load = t * rows if t < 2 else max(loads[t - 1] + rows, ends[t - 2] + depth)
-        start = max(ends[t - 1] + 1 if t else 0, load + rows)
-        loads.append(load)
-        ends.append(start + streamed - 1)
-    return ends[-1] + depth + 1
+    load, end, prev_end = 0, streamed - 1 + rows, None  # tile 0
+    seen: dict[tuple[int, int], tuple[int, int]] = {}
+    t = 1
+    while t < tiles:
+        if t >= 2:
+            # From tile 2 on the recurrence is shift-invariant: once its state relative to the last load
+            # recurs, the tiles repeat with a fixed period and step, so jump over whole periods.
+            state = (end - load, prev_end - load)
+            if state in seen:
+                t0, load0 = seen.pop(state)
+                periods = (tiles - t) // (t - t0)
+                shift = periods * (load - load0)
+                t, load, end, prev_end = t + periods * (t - t0), load + shift, end + shift, prev_end + shift
+                seen.clear()
+                if t >= tiles:
+                    break
+            seen[state] = (t, load)
+        load = t * rows if t < 2 else max(load + rows, prev_end + depth)
+        start = max(end + 1, load + rows)
+        prev_end, end = end, start + streamed - 1
+        t += 1
+    return end + depth + 1
 
 
 def os_cycles(rows: int, cols: int, m: int, k: int, n: int) -> int:
-    """Full-rate cycles of one GEMM in the output-stationary dataflow (``os_model.OutputStationaryPlan.cycles``)."""
+    """Full-rate cycles of one GEMM in the output-stationary dataflow (``os_model.OutputStationaryPlan.cycles``).
+
+    Raises
+    ------
+    ConfigError
+        If a dimension is not a positive integer.
+    """
+    _check_shape(rows=rows, cols=cols, m=m, k=k, n=n)
     tiles = _cdiv(m, rows) * _cdiv(n, cols)
     depth = systolic_latency(rows, cols, "os")
     last = k - 1 + (tiles - 1) * max(k, depth + rows + 1)
@@ -111,9 +144,11 @@ class SystolicTarget:
 
     def cycles(self, m: int, k: int, n: int, dataflow: str | None = None) -> int:
         """Cycles of one ``m x k x n`` product in ``dataflow`` (default: the target's; not ``auto``)."""
-        flow = dataflow or self.dataflow
+        flow = self.dataflow if dataflow is None else dataflow
         if flow == "auto":
             raise ValueError("cycles of dataflow 'auto' are not defined; allowed: ws, is, os (pick one first)")
+        if flow not in ("ws", "is", "os"):
+            raise ConfigError("dataflow", flow, "ws, is, os")
         if flow == "os":
             return os_cycles(self.rows, self.cols, m, k, n)
         return stationary_cycles(self.rows, self.cols, m, k, n, flow)
@@ -130,6 +165,8 @@ class SystolicTarget:
         """
         if self.dataflow != "auto":
             return self.dataflow
+        if not isinstance(candidates, tuple | list) or not candidates or not set(candidates) <= {"ws", "is", "os"}:
+            raise ConfigError("candidates", candidates, "a non-empty tuple of ws, is, os")
         return min(candidates, key=lambda f: self.cycles(m, k, n, f))
 
     def __str__(self) -> str:
@@ -162,12 +199,19 @@ class BitSliceTarget:
 
     def peak_macs_per_cycle(self, w_bits: int = 8, a_bits: int = 8) -> int:
         """Multiply-accumulates per cycle at full rate (operand widths matter for bit-slice only)."""
+        self._check_bits(w_bits, a_bits)
         return self.pes * fused_lanes(a_bits, w_bits, self.coding)
 
     def cycles(self, m: int, k: int, n: int, w_bits: int = 8, a_bits: int = 8) -> int:
         """``tiles * ceil(k / lanes) + 2`` (``hwgen.dataflow.bitslice_model.FusionPlan.cycles``)."""
+        _check_shape(m=m, k=k, n=n)
+        self._check_bits(w_bits, a_bits)
         lanes = fused_lanes(a_bits, w_bits, self.coding)
         return _cdiv(m, self.rows) * _cdiv(n, self.cols) * _cdiv(k, lanes) + BITSLICE_LATENCY
+
+    def _check_bits(self, w_bits, a_bits) -> None:
+        for name, bits in (("w_bits", w_bits), ("a_bits", a_bits)):
+            _check_dim(name, bits, self.coding.max_bits)
 
     def __str__(self) -> str:
         return f"bitslice:{self.rows}x{self.cols}:{self.encoding}"
@@ -190,6 +234,10 @@ class SparseTarget:
 
     def __post_init__(self):
         _check_dim("length", self.length, 64)
+        for name in ("n_keep", "m_block"):
+            _check_dim(name, getattr(self, name), 64)
+        if isinstance(self.results, bool):
+            raise ConfigError("results", self.results, "an integer (0: the mode's default)")
         if self.dense and self.results not in (0, 1):
             raise ConfigError("results", self.results, "0 or 1 for the dense mode (one result per beat)")
         self.config_for()  # SparseChainConfig validates the N:M mode against the length
@@ -232,6 +280,7 @@ class SparseTarget:
         beat (``L`` by default), ``D = length / group_size + 3``
         (``hwgen.dataflow.sparse_chain_model``).
         """
+        _check_shape(m=m, k=k, n=n)
         cfg = self.config_for()
         code = len(cfg.modes) - 1
         beats = _cdiv(n, cfg.segments(code)) * _cdiv(k, cfg.span(code))
@@ -278,6 +327,7 @@ class PimTarget:
         """
         from hwgen.host.pim_mapping import gemv_cycles, plan_gemv
 
+        _check_shape(m=m, k=k, n=n)
         return m * gemv_cycles(plan_gemv(self.config, n, k, self.channels))
 
     def __str__(self) -> str:
@@ -291,6 +341,14 @@ class MixedTarget:
     prefill: SystolicTarget | BitSliceTarget | SparseTarget | PimTarget
     decode: SystolicTarget | BitSliceTarget | SparseTarget | PimTarget
     kind: str = field(default="mixed", init=False)
+
+    def __post_init__(self):
+        single = (SystolicTarget, BitSliceTarget, SparseTarget, PimTarget)
+        for phase in ("prefill", "decode"):
+            if not isinstance(getattr(self, phase), single):
+                raise ConfigError(
+                    phase, getattr(self, phase), "a SystolicTarget, BitSliceTarget, SparseTarget or PimTarget"
+                )
 
     def for_phase(self, phase: str):
         """The target of ``phase`` (``"prefill"`` or ``"decode"``)."""
@@ -307,11 +365,22 @@ def _check_dim(name: str, value, hi: int) -> None:
         raise ConfigError(name, value, f"an integer from 1 to {hi}")
 
 
+def _check_shape(**dims) -> None:
+    """Each dimension a positive integer (a bool, float or string is no size)."""
+    for name, value in dims.items():
+        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+            raise ConfigError(name, value, "an integer >= 1")
+
+
 def _bad(text: str):
     return ConfigError("target", text, "; ".join(TARGET_FORMS))
 
 
 def _parse_single(text: str):
+    # Only short runs of ASCII digits are numbers here: int() also takes other scripts' digits, "_" and
+    # whitespace, and str.isdigit() takes superscripts int() refuses.
+    if not text.isascii() or re.search(rf"\d{{{_MAX_DIGITS + 1}}}", text):
+        raise _bad(text)
     kind, _, rest = text.partition(":")
     parts = rest.split(":") if rest else []
     if kind == "systolic" and len(parts) in (1, 2) and (m := re.fullmatch(r"(\d+)x(\d+)", parts[0])):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit
@@ -12,6 +13,10 @@ __all__ = ["WrappedTransport", "BaseTransport", "SerialTransport", "Transport", 
 
 #: URL schemes :func:`open_transport` knows.
 SCHEMES = ("serial", "emulated", "loop", "socket", "rfc2217")
+#: Fastest line rate a transport takes (pyserial's own bound: below 2**32 bits per second).
+MAX_BAUD = 2**32 - 1
+# An integer query field: ASCII digits (int() also takes "_", whitespace and other scripts' digits), at most 12.
+_INT_TEXT = re.compile(r"-?[0-9]{1,12}")
 
 
 @runtime_checkable
@@ -108,14 +113,16 @@ class SerialTransport(BaseTransport):
     Raises
     ------
     ConfigError
-        If ``baud`` is not a positive integer.
+        If ``port`` is not a non-empty string or ``baud`` is not an integer in ``1..MAX_BAUD``.
     RuntimeError
         If pyserial is not installed.
     """
 
     def __init__(self, port: str, baud: int = 115200):
-        if isinstance(baud, bool) or not isinstance(baud, int) or baud <= 0:
-            raise ConfigError("baud", baud, "a positive integer (bits per second)")
+        if not isinstance(port, str) or not port.strip():
+            raise ConfigError("port", port, "a device path or pyserial URL (a non-empty string)")
+        if isinstance(baud, bool) or not isinstance(baud, int) or not 0 < baud <= MAX_BAUD:
+            raise ConfigError("baud", baud, f"an integer in 1..{MAX_BAUD} (bits per second)")
         try:
             import serial
         except ImportError:  # pragma: no cover - pyserial is a dependency
@@ -155,12 +162,15 @@ def open_transport(url: str) -> Transport:
     Raises
     ------
     ConfigError
-        If the scheme or a query field is not allowed.
+        If the URL is not a non-empty string, or its scheme, address or a query field is not
+        allowed (a field given twice or empty is not).
     """
+    if not isinstance(url, str) or not url.strip():
+        raise ConfigError("url", url, "a device path or a URL (a non-empty string)")
     if "://" not in url:
         return SerialTransport(url)
     parts = urlsplit(url)
-    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    query = _query(url, parts.query)
     if parts.scheme == "emulated":
         from hwgen.host.emulated_device import EmulatedDevice
 
@@ -172,14 +182,39 @@ def open_transport(url: str) -> Transport:
     if unknown:
         raise ConfigError("url", url, "the query field baud only")
     if parts.scheme == "serial":
+        if not (parts.path or parts.netloc):
+            raise ConfigError("url", url, "serial://DEVICE_PATH, e.g. serial:///dev/ttyUSB1")
         return SerialTransport(parts.path or parts.netloc, baud)
+    if parts.scheme in ("socket", "rfc2217"):
+        _check_host_port(url, parts)
     return SerialTransport(url.split("?", 1)[0], baud)
 
 
+def _query(url: str, text: str) -> dict[str, str]:
+    """The query fields of ``url``, each given once and not empty."""
+    try:
+        pairs = parse_qs(text, keep_blank_values=True, strict_parsing=bool(text), max_num_fields=16)
+    except ValueError:
+        raise ConfigError("url", url, "a query of at most 16 name=value fields joined by &") from None
+    for name, values in pairs.items():
+        if len(values) > 1 or not values[0]:
+            raise ConfigError(name, values if len(values) > 1 else values[0], "one non-empty value")
+    return {name: values[0] for name, values in pairs.items()}
+
+
+def _check_host_port(url: str, parts) -> None:
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if not parts.hostname or port is None:
+        raise ConfigError("url", url, f"{parts.scheme}://HOST:PORT with PORT in 0..65535")
+
+
 def _int_field(query: dict, name: str, default: int) -> int:
+    """Query field ``name`` as an integer (``default`` when absent): ASCII digits only."""
     if name not in query:
         return default
-    try:
-        return int(query[name])
-    except ValueError:
-        raise ConfigError(name, query[name], "an integer") from None
+    if not _INT_TEXT.fullmatch(query[name]):
+        raise ConfigError(name, query[name], "an integer of at most 12 ASCII digits")
+    return int(query[name])
