@@ -2,6 +2,7 @@
 
 import numpy as np
 
+from ._round_odd import int_to_odd, pyint_to_odd
 from .errors import FormatError
 
 __all__: list[str] = []
@@ -10,15 +11,45 @@ __all__: list[str] = []
 _NUMERIC_KINDS = "biuf"
 
 
-def as_numeric(values, what: str = "values") -> np.ndarray:
-    """Return ``values`` as an ndarray of bool, int or float dtype, else raise FormatError."""
+def as_numeric(values, what: str = "values", big_ints: bool = False) -> np.ndarray:
+    """Return ``values`` as an ndarray of bool, int or float dtype, else raise FormatError.
+
+    With ``big_ints``, Python ints beyond int64/uint64 (which NumPy holds as dtype
+    object) are allowed too: the result is then an object array of Python ints, or
+    of ints and floats.
+    """
     try:
         arr = np.asarray(values)
     except (ValueError, TypeError) as exc:
         raise FormatError(f"{what} must be a numeric array-like; got {type(values).__name__}: {exc}") from exc
-    if arr.dtype.kind not in _NUMERIC_KINDS:
-        raise FormatError(f"{what} must have a bool, integer or float dtype; got dtype {arr.dtype}")
-    return arr
+    if arr.dtype.kind in _NUMERIC_KINDS:
+        return arr
+    if big_ints and arr.dtype == object:
+        bad = next((v for v in arr.flat if not isinstance(v, (int, float, np.integer, np.floating))), None)
+        if bad is None:
+            return arr
+        raise FormatError(f"{what} of dtype object must hold only ints and floats; got {bad!r} ({type(bad).__name__})")
+    raise FormatError(f"{what} must have a bool, integer or float dtype; got dtype {arr.dtype}")
+
+
+def as_real(values, what: str = "values") -> np.ndarray:
+    """``values`` as a float array for rounding: floats as they are, integers exactly.
+
+    Integers of any size (int64, uint64, Python ints) become float64 rounded to odd,
+    which one more rounding into any format of <= 51 significant bits turns into the
+    correctly rounded integer (beyond float64 they become ±DBL_MAX, which overflows
+    every format). Raises FormatError for non-numeric input and for floats wider
+    than float64.
+    """
+    arr = as_numeric(values, what, big_ints=True)
+    if arr.dtype.kind == "f":
+        if arr.dtype.itemsize > 8:  # rounding it to float64 first would round twice
+            raise FormatError(f"{what} dtype {arr.dtype} not supported; allowed: float16, float32, float64, int")
+        return arr
+    if arr.dtype == object:
+        flat = [pyint_to_odd(int(v)) if isinstance(v, (int, np.integer)) else float(v) for v in arr.flat]
+        return np.array(flat, np.float64).reshape(arr.shape)
+    return int_to_odd(arr)
 
 
 def as_codes(codes, width: int) -> np.ndarray:

@@ -148,7 +148,8 @@ def decode(fmt, codes: np.ndarray, dtype: np.dtype) -> np.ndarray:
     if fmt.width <= _LUT_MAX_WIDTH:
         lut = _decode_lut(fmt, dtype.str)
         return lut[codes]
-    return _decode_arith(fmt, codes.astype(np.int64), dtype)
+    # The kernel assigns through masks, which a 0-d result (a NumPy scalar) cannot take.
+    return _decode_arith(fmt, codes.astype(np.int64).reshape(-1), dtype).reshape(codes.shape)
 
 
 @cache

@@ -1,9 +1,11 @@
 """Accumulators modelled explicitly: format, rounding and summation order (never a NumPy reduction)."""
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
+from ._round_odd import odd_sum, special_sum, sum_odd
 from .errors import FormatError
 from .float_format import FloatFormat
 from .int_format import IntFormat
@@ -14,8 +16,10 @@ __all__ = ["ORDERS", "accumulate", "is_float32_rne"]
 #: ``"sequential"``: ``acc = round(acc + p_k)`` for k = 0..K-1 starting from +0.
 #: ``"pairwise"``: a balanced adder tree over adjacent pairs, every node rounded
 #: (an odd element is carried up unrounded). ``"chunked"``: each run of ``chunk``
-#: consecutive products is summed exactly (a wide adder tree), then added
-#: sequentially with one rounding per chunk.
+#: consecutive products is summed exactly (a wide adder tree, no rounding inside),
+#: then added sequentially with one rounding per chunk:
+#: ``acc = round(acc + (p_k + ... + p_{k+chunk-1}))`` with the whole sum exact and
+#: rounded once (never rounded to float64 first).
 ORDERS = ("sequential", "pairwise", "chunked")
 
 
@@ -40,19 +44,9 @@ def check_acc(acc, order, chunk) -> None:
         raise FormatError(f"chunk must be a positive int with order='chunked'; got {chunk!r}")
 
 
-def _odd_sum(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """float64 ``a + b`` rounded to odd (TwoSum), so one further rounding to <= 51 bits is exact."""
-    with np.errstate(invalid="ignore", over="ignore"):
-        s = a + b
-        bb = s - a
-        err = (a - (s - bb)) + (b - bb)
-    inexact = np.isfinite(s) & (err != 0)
-    if inexact.any():
-        si = s[inexact]
-        even = (si.view(np.int64) & 1) == 0
-        toward = np.where(err[inexact] > 0, np.inf, -np.inf)
-        s[inexact] = np.where(even, np.nextafter(si, toward), si)
-    return s
+#: ``a + b`` in float64 rounded to odd (kept under this name for the host's kernels).
+_odd_sum = odd_sum
+_INT64_MIN, _INT64_MAX = np.iinfo(np.int64).min, np.iinfo(np.int64).max
 
 
 class Adder:
@@ -71,11 +65,7 @@ class Adder:
     def prepare(self, p: np.ndarray) -> np.ndarray:
         """Products as the adder's working dtype (raises if an integer acc gets non-integers)."""
         if isinstance(self.acc, IntFormat):
-            if p.dtype.kind == "f":
-                if not (np.isfinite(p).all() and (p == np.rint(p)).all()):
-                    raise FormatError("an integer accumulator needs integer products")
-                return p.astype(np.int64)
-            return p.astype(np.int64, copy=False)
+            return self._prepare_int(p)
         if self.fast32:
             p32 = p.astype(np.float32)
             if not np.array_equal(p32, p, equal_nan=True):
@@ -85,15 +75,49 @@ class Adder:
             return p32
         return p.astype(np.float64, copy=False)
 
+    def _prepare_int(self, p: np.ndarray) -> np.ndarray:
+        if p.dtype.kind == "f":
+            if not (np.isfinite(p).all() and (p == np.rint(p)).all()):
+                raise FormatError("an integer accumulator needs integer products")
+            beyond = p.size and float(np.abs(p).max()) >= 2.0**63
+        else:
+            beyond = p.dtype == np.uint64 and p.size and int(p.max()) > _INT64_MAX
+        if not beyond:
+            return p.astype(np.int64, copy=False)
+        if self.acc.overflow == "saturate":
+            raise FormatError(
+                f"products beyond int64 (max |p| = {np.abs(p).max()}) cannot be summed exactly by the "
+                f"saturating accumulator {self.acc.name}; allowed: |p| < 2**63"
+            )
+        return IntFormat("int64", 64).fit(p)  # congruent mod 2**64, which a wrapping sum only needs
+
     def add(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
         if isinstance(self.acc, IntFormat):
-            return self.acc.fit(x + y)
+            return self.acc.fit(_int_add(x, y, self.acc.overflow == "saturate"))
         if self.fast32:
             with np.errstate(over="ignore", invalid="ignore"):  # IEEE: Inf and NaN are results
                 return x + y
         if self.acc == "exact":
             return x + y  # callers guarantee exactness or use math.fsum
-        return self.acc.quantise(_odd_sum(x, y), dtype=np.float64, rng=self.rng)
+        return self.round(odd_sum(x, y))
+
+    def round(self, x: np.ndarray) -> np.ndarray:
+        """Float64 values rounded to odd (exact values stand for themselves) rounded once into the acc."""
+        if self.fast32:
+            with np.errstate(over="ignore"):
+                return np.asarray(x).astype(np.float32)
+        return self.acc.quantise(x, dtype=np.float64, rng=self.rng)
+
+
+def _int_add(x: np.ndarray, y: np.ndarray, saturate: bool) -> np.ndarray:
+    """int64 ``x + y``: wraps mod 2**64, or with ``saturate`` an overflow goes to the int64 end."""
+    with np.errstate(over="ignore"):  # wrapping is the int64 arithmetic asked for
+        s = np.add(x, y, dtype=np.int64)
+    if saturate:
+        over = ((x ^ s) & (y ^ s)) < 0  # both operands' sign differs from the wrapped sum's
+        if np.any(over):
+            s = np.where(over, np.where(np.asarray(x) < 0, _INT64_MIN, _INT64_MAX), s)
+    return s
 
 
 def _float_sum_is_exact(p: np.ndarray, axis: int) -> bool:
@@ -105,8 +129,9 @@ def _float_sum_is_exact(p: np.ndarray, axis: int) -> bool:
     mi = np.ldexp(m, 53).astype(np.int64)
     tz = np.log2((mi & -mi).astype(np.float64)).astype(np.int64)
     quantum = int((e - 53 + tz).min())
-    bound = float(np.abs(np.where(np.isfinite(p), p, 0)).sum(axis=axis).max())
-    return bound < 2.0 ** (53 + quantum)
+    with np.errstate(over="ignore"):  # an infinite bound is simply not exact
+        bound = float(np.abs(np.where(np.isfinite(p), p, 0)).sum(axis=axis).max())
+    return bound < math.ldexp(1.0, min(52 + quantum, 1023))  # one bit of margin for the rounded bound
 
 
 def exact_sum(p: np.ndarray, axis: int = 0) -> np.ndarray:
@@ -121,8 +146,15 @@ def exact_sum(p: np.ndarray, axis: int = 0) -> np.ndarray:
 
 def _fsum(row) -> float:
     if not np.isfinite(row).all():
-        return float(np.sum(row))
-    return math.fsum(row.tolist())
+        return float(special_sum(row))
+    try:
+        return math.fsum(row.tolist())
+    except OverflowError:  # a partial sum left float64: sum exactly, then round once (to Inf if beyond)
+        total = sum(map(Fraction, row.tolist()), Fraction(0))
+        try:
+            return float(total)
+        except OverflowError:
+            return math.inf if total > 0 else -math.inf
 
 
 #: Fewest contiguous outputs for which NumPy keeps them innermost and adds along the
@@ -158,15 +190,7 @@ def reduce_axis0(adder: Adder, p: np.ndarray, order: str, chunk, init=None) -> n
         return adder.add(acc, _tree(adder, p)) if init is not None else _pairwise_from_zero(adder, p)
     if order == "chunked":
         for k in range(0, p.shape[0], chunk):
-            part = p[k : k + chunk]
-            wide = part.sum(axis=0) if part.dtype.kind == "i" else exact_sum(part.astype(np.float64))
-            if adder.fast32:
-                # The chunk's exact sum need not fit float32: add it in float64 rounded to
-                # odd, then one RNE cast to float32 rounds acc + chunk exactly once.
-                with np.errstate(over="ignore"):
-                    acc = _odd_sum(acc.astype(np.float64), np.asarray(wide, np.float64)).astype(np.float32)
-            else:
-                acc = adder.add(acc, wide)
+            acc = _add_chunk(adder, acc, p[k : k + chunk])
         return acc
     if isinstance(adder.acc, IntFormat) and adder.acc.overflow == "wrap":
         return adder.acc.fit(acc + p.sum(axis=0))  # wrapping addition is associative
@@ -180,6 +204,17 @@ def reduce_axis0(adder: Adder, p: np.ndarray, order: str, chunk, init=None) -> n
     return acc
 
 
+def _add_chunk(adder: Adder, acc: np.ndarray, part: np.ndarray) -> np.ndarray:
+    """``acc + sum(part)`` with the chunk summed exactly and the total rounded once."""
+    if part.dtype.kind != "i":
+        # The exact sum of acc and the chunk, rounded to odd, then once into the accumulator.
+        return adder.round(sum_odd(np.concatenate([acc[None].astype(np.float64), part.astype(np.float64)])))
+    if adder.acc.overflow == "wrap" or float(np.abs(part.astype(np.float64)).sum(axis=0).max()) < 2.0**62:
+        return adder.add(acc, part.sum(axis=0))  # the int64 chunk sum is exact (or congruent, for wrap)
+    exact = part.astype(object).sum(axis=0) + acc.astype(object)  # Python ints: a saturating acc needs the value
+    return adder.acc.fit(exact)
+
+
 def _pairwise_from_zero(adder: Adder, p: np.ndarray) -> np.ndarray:
     # A single product is still rounded into the accumulator (0 + p).
     return adder.add(adder.zeros(p.shape[1:]), _tree(adder, p)) if p.shape[0] == 1 else _tree(adder, p)
@@ -191,7 +226,8 @@ def accumulate(products, acc, order: str = "sequential", chunk=None, axis: int =
     Parameters
     ----------
     products : array_like
-        Exact products (floats, or integers for an integer accumulator).
+        Exact products (floats, or integers for an integer accumulator), any
+        number of dimensions; 1-D input gives a 0-d result.
     acc : IntFormat, FloatFormat or "exact"
         Accumulator: an integer register (wrap or saturate at every addition),
         a float register rounding every addition with ``acc.rounding`` (the
@@ -216,7 +252,20 @@ def accumulate(products, acc, order: str = "sequential", chunk=None, axis: int =
     ------
     FormatError
         On an unknown ``acc``/``order``/``chunk``, non-integer products into an
-        integer accumulator, or products not exact in float32 for float32.
+        integer accumulator, products beyond int64 into a saturating one, or
+        products not exact in float32 for float32.
+
+    Notes
+    -----
+    Float accumulators: every addition (two terms, or the accumulator plus a
+    whole chunk) rounds the exact sum once, even where that sum has no float64
+    value (it is formed exactly, rounded to odd in float64 and then into
+    ``acc``, which is one correct rounding). Overflow follows ``acc``'s policy
+    (a directed mode rounding toward zero stops at ``max_finite``). NaN
+    propagates and ``Inf - Inf`` is NaN; an exact zero sum is -0 only when
+    every term is -0. Integer accumulators: ``"wrap"`` reduces modulo
+    ``2**bits`` (int64 arithmetic is congruent); ``"saturate"`` clamps the
+    exact value after every addition, int64 overflow included.
     """
     check_acc(acc, order, chunk)
     p = np.moveaxis(np.asarray(products), axis, 0)

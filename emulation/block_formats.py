@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._arrays import as_codes, as_numeric
+from ._arrays import as_codes, as_numeric, as_real
 from .errors import FormatError
 from .float_format import FloatFormat
 from .formats import float4_e2m1fn, float6_e2m3fn, float6_e3m2fn, float8_e4m3fn, float8_e5m2, float8_e8m0fnu
@@ -103,7 +103,10 @@ class MXFormat:
     from a float ``log2``. A block holding NaN or ±Inf gets the NaN scale; the
     elements of such a block encode as 0. An all-zero block gets scale ``2**-127``.
     Elements are rounded once from the exact ``V_i / 2**X`` with the element's
-    rounding mode.
+    rounding mode: integer inputs of any width are exact (never rounded through
+    float64), and an element whose scaled value is too small for float64 still
+    rounds as that exact value (to ±0, or to the smallest element under a
+    directed mode away from zero).
     """
 
     name: str
@@ -152,8 +155,9 @@ class MXFormat:
 
         Parameters
         ----------
-        values : array_like of float
-            float32 or float64 (others are converted to float64).
+        values : array_like of float or int
+            float32 or float64 (float16 is converted to float64); integers of
+            any width are exact inputs (never rounded through float64 first).
         axis : int, default -1
             Axis split into blocks; a partial last block is allowed.
         rng : None, int or numpy.random.Generator, optional
@@ -171,7 +175,7 @@ class MXFormat:
         FormatError
             If ``values`` is not numeric or ``axis`` is out of range.
         """
-        x = as_numeric(values)
+        x = as_real(values)
         x = x if x.dtype in (np.float32, np.float64) else x.astype(np.float64)
         blocks, n = _blocks(x, axis, self.block_size)
         amax = np.max(np.abs(blocks), axis=-1)
@@ -195,6 +199,8 @@ class MXFormat:
         inv = np.ldexp(1.0, -exp).astype(dt)
         with np.errstate(over="ignore", invalid="ignore"):  # only NaN/Inf blocks, zeroed below
             y = blocks.astype(dt, copy=False) * inv[..., None]
+        if rounding in _AWAY_FROM_TINY:
+            _keep_underflow(y, blocks)
         if bad.any():
             y[bad] = 0.0
         return y
@@ -219,10 +225,29 @@ class MXFormat:
 
     def quantise(self, values, axis: int = -1, rng=None, dtype=None) -> np.ndarray:
         """Return ``decode(*encode(values))`` in the input's float dtype (float64 for non-floats)."""
-        x = as_numeric(values)
+        x = as_numeric(values, big_ints=True)
         if dtype is None:
             dtype = np.float32 if x.dtype == np.float32 else np.float64
         return self.decode(*self.encode(x, axis, rng), axis=axis, dtype=dtype)
+
+
+#: Modes that send some tiny nonzero values away from zero (the others round them to a
+#: signed zero, which an underflow in the scaling also gives, sign included).
+_AWAY_FROM_TINY = ("up", "down")
+
+
+def _keep_underflow(y: np.ndarray, x: np.ndarray) -> None:
+    """Give elements of ``x`` that scaled to 0 in ``y`` the smallest magnitude of y's dtype instead.
+
+    Far below every element's quantum, this rounds as the exact value (``"up"`` sends
+    a positive one to the smallest element, ``"down"`` a negative one); a plain
+    underflow to 0 would not. (Stochastic rounding would move it with probability
+    below 2**-1000, which the random source cannot resolve anyway.)
+    """
+    lost = (y == 0) & (x != 0)
+    if lost.any():
+        tiny = np.finfo(y.dtype).smallest_subnormal
+        y[lost] = np.copysign(tiny, x[lost]).astype(y.dtype)
 
 
 def _check_block_size(size) -> None:
@@ -302,8 +327,14 @@ class BFPFormat:
         return (1 << (self.exp_bits - 1)) - 1
 
     def encode(self, values, axis: int = -1, rng=None):
-        """Return ``(exponent_codes, element_codes)``; see :meth:`MXFormat.encode`."""
-        x = as_numeric(values).astype(np.float64)
+        """Return ``(exponent_codes, element_codes)``; see :meth:`MXFormat.encode`.
+
+        Elements are rounded once from the exact ``V_i * 2**(man_bits - 1 - E)``:
+        integers of any width are exact inputs, and an element too small for
+        float64 after scaling still rounds as its exact value (to 0, or to 1
+        under a directed mode away from zero).
+        """
+        x = as_real(values).astype(np.float64)
         if not np.isfinite(x).all():
             raise FormatError(f"NaN or Inf cannot be encoded in {self.name}; allowed: finite values")
         blocks, n = _blocks(x, axis, self.block_size)
@@ -313,6 +344,8 @@ class BFPFormat:
         e[pos] = _shared_exponent(amax[pos], self.scale_rule, 0, self.man_bits - 1, 0.0)
         e = np.clip(e, 1 - self.exp_bias, self.exp_bias)
         y = np.ldexp(blocks, (self.man_bits - 1 - e)[..., None])
+        if self.rounding in _AWAY_FROM_TINY:
+            _keep_underflow(y, blocks)
         gen = make_rng(rng) if self.rounding == "stochastic" else None
         top = (1 << self.man_bits) - 1
         m = np.clip(round_integer(np.abs(y), self.rounding, gen), 0, top)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _float_codec, _float_round, _scale_codec
-from ._arrays import as_codes, as_numeric, code_dtype
+from ._arrays import as_codes, as_numeric, as_real, code_dtype
 from .errors import FormatError
 from .rounding import check_rounding, make_rng
 
@@ -80,7 +80,8 @@ class FloatFormat:
     -----
     Encoding rounds the exact input value once, so float64 inputs are not
     double-rounded through float32 as in ml_dtypes (``-431.99999999999994``
-    encodes in ``float8_e4m3fn`` as -416, not -448). An overflow is decided on
+    encodes in ``float8_e4m3fn`` as -416, not -448), nor integers through
+    float64 (int64, uint64 and Python ints of any size are exact inputs). An overflow is decided on
     the rounded magnitude: in ``float8_e4m3fn``, 464 ties down to 448 while
     anything above becomes NaN. NaN inputs encode as the format's NaN with the
     input's sign (quiet NaN ``S.11..1.10..0`` for ``"ieee"``), and raise
@@ -230,9 +231,15 @@ class FloatFormat:
 
         Parameters
         ----------
-        values : array_like of float
-            float32 or float64 arrays, Python scalars or lists. float16 is
-            widened to float32 and integer inputs to float64 (exact below 2**53).
+        values : array_like of float or int
+            float32 or float64 arrays, Python scalars or lists; float16 is
+            widened to float32. Integers of any width (int64, uint64, Python
+            ints beyond both) are rounded once from their exact value, never
+            through float64 first: ``float32.encode(2**60 + 2**36 + 1)`` is
+            ``0x5D800001``. Their overflow follows the format's policy as for
+            floats. (Stochastic rounding of an integer with more than 53
+            significant bits draws its probability from the top 53 bits and a
+            sticky bit.)
         rng : None, int or numpy.random.Generator, optional
             Random source of ``rounding="stochastic"`` (ignored otherwise); an
             int seed makes the result reproducible. See
@@ -246,15 +253,14 @@ class FloatFormat:
         Raises
         ------
         FormatError
-            If ``values`` is not numeric, is wider than float64, or holds NaN
-            while the format has no NaN.
+            If ``values`` is not numeric (an object array may hold only ints
+            and floats), is wider than float64, or holds NaN while the format
+            has no NaN.
         """
-        arr = as_numeric(values)
-        if arr.dtype.kind == "f" and arr.dtype.itemsize > 8:
+        arr = as_real(values)
+        if arr.dtype.itemsize > 8:
             raise FormatError(f"values dtype {arr.dtype} not supported; allowed: float16, float32, float64, int")
-        if arr.dtype.kind != "f":
-            arr = arr.astype(np.float64)
-        elif arr.dtype == np.float16:
+        if arr.dtype == np.float16:
             arr = arr.astype(np.float32)
         if self.nan_code is None and np.isnan(arr).any():
             raise FormatError(f"NaN cannot be encoded in {self.name} (specials 'none'); allowed: non-NaN values")
@@ -298,7 +304,7 @@ class FloatFormat:
 
     def quantise(self, values, dtype=None, rng=None) -> np.ndarray:
         """Return ``decode(encode(values, rng))``, by default in the input's float dtype (float64 for non-floats)."""
-        arr = as_numeric(values)
+        arr = as_numeric(values, big_ints=True)
         if dtype is None:
             dtype = np.float32 if arr.dtype in (np.float16, np.float32) else np.float64
         return self.decode(self.encode(arr, rng), dtype=dtype)

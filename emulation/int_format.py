@@ -6,13 +6,18 @@ import numpy as np
 
 from ._arrays import as_codes, as_numeric, code_dtype
 from .errors import FormatError
-from .rounding import check_rounding, make_rng, round_integer
+from .rounding import check_rounding, make_rng, round_integer, round_split
 
 __all__ = ["BipolarFormat", "IntFormat"]
 
 _OVERFLOW_POLICIES = ("wrap", "saturate")
 _TWO64 = 2.0**64
 _TWO63 = 2.0**63
+
+
+def _check_float_width(arr: np.ndarray) -> None:
+    if arr.dtype.itemsize > 8:  # rounding it to float64 first would round twice
+        raise FormatError(f"values dtype {arr.dtype} not supported; allowed: float16, float32, float64, int")
 
 
 @dataclass(frozen=True)
@@ -53,7 +58,11 @@ class IntFormat:
     -----
     Rounding: float inputs are rounded by ``rounding`` (by default to the
     nearest integer, ties to even: ``2.5 -> 2``, ``-2.5 -> -2``, ``3.5 -> 4``)
-    before the overflow policy is applied. NaN and ±Inf have no integer code and raise :class:`FormatError`.
+    before the overflow policy is applied, exactly for every float64 (a value
+    one ulp inside a half-way point never rounds as the tie). Integer inputs
+    are exact at any width, Python ints beyond int64 included: ``int32``
+    wraps ``2**70 + 5`` to 5. NaN and ±Inf have no integer code and raise
+    :class:`FormatError`.
     """
 
     name: str
@@ -112,7 +121,10 @@ class IntFormat:
         ----------
         values : array_like of int or float
             Values to reduce, e.g. int64 results of accumulator arithmetic.
-            Floats are first rounded by ``rounding``.
+            Integers are exact inputs at any width (int64, uint64, Python ints
+            beyond both: never converted to float64); floats are first rounded
+            by ``rounding``, exactly (every half-way decision is made on the
+            exact fraction).
         rng : None, int or numpy.random.Generator, optional
             Random source for ``rounding="stochastic"``.
 
@@ -125,9 +137,12 @@ class IntFormat:
         Raises
         ------
         FormatError
-            If ``values`` is not numeric or contains NaN or ±Inf.
+            If ``values`` is not numeric, contains NaN or ±Inf, is a float wider
+            than float64, or is an object array holding anything but ints.
         """
-        arr = as_numeric(values)
+        arr = as_numeric(values, big_ints=True)
+        if arr.dtype == object:
+            return self._fit_python_ints(arr)
         if arr.dtype.kind == "f":
             return self._fit_float(arr, rng)
         if self.overflow == "saturate":
@@ -211,7 +226,19 @@ class IntFormat:
             return np.minimum(arr, np.uint64(self.max_value)).astype(np.int64)
         return np.clip(arr.astype(np.int64, copy=False), self.min_value, self.max_value)
 
+    def _fit_python_ints(self, arr: np.ndarray) -> np.ndarray:
+        """Python ints of any size (NumPy dtype object), reduced exactly."""
+        if not all(isinstance(v, (int, np.integer)) for v in arr.flat):
+            raise FormatError(f"values of dtype object must all be ints for {self.name}; got {arr.tolist()!r:.80}")
+        lo, hi, span = self.min_value, self.max_value, 1 << self.bits
+        if self.overflow == "saturate":
+            out = [min(hi, max(lo, int(v))) for v in arr.flat]
+        else:
+            out = [(int(v) - lo) % span + lo for v in arr.flat]
+        return np.array(out, np.int64).reshape(arr.shape)
+
     def _fit_float(self, arr: np.ndarray, rng) -> np.ndarray:
+        _check_float_width(arr)
         gen = make_rng(rng) if self.rounding == "stochastic" else None
         v = round_integer(arr.astype(np.float64, copy=False), self.rounding, gen)
         if not np.isfinite(v).all():
@@ -244,14 +271,26 @@ class BipolarFormat:
     bits : int
         Width in bits, 1..32.
     rounding : str, default "nearest_even"
-        Rounding of ``(x + 2**bits - 1) / 2`` to a code (ties go to the even
-        code, so 0 in ``bipolar1`` becomes -1; ``"nearest_away"`` maps it to +1).
-        Out-of-range values saturate.
+        Rounding of the exact ``(x + 2**bits - 1) / 2`` to a code, then
+        saturation to ``0 .. 2**bits - 1``. The values are the odd integers
+        ``-(2**bits - 1) .. 2**bits - 1``, so the half-way points between codes
+        are the even integers; under the default, a tie goes to the even code
+        (0 and -0 in ``bipolar1`` become -1; ``"nearest_away"`` maps them to
+        +1), and anything off a tie by any amount, however tiny, goes to the
+        nearer value (``1e-20`` is +1 in ``bipolar1``; ``2.0000000000000004``
+        is 3 in 2-bit bipolar).
 
     Raises
     ------
     FormatError
         If a field is invalid.
+
+    Notes
+    -----
+    Encoding decides exactly: integers (any width, Python ints included) are
+    clamped as integers before rounding, and floats are split into integer and
+    fraction parts so that ``x + 2**bits - 1`` is never rounded in float64.
+    NaN and ±Inf raise :class:`FormatError`.
     """
 
     name: str
@@ -286,13 +325,32 @@ class BipolarFormat:
         return -self.max_value
 
     def encode(self, values, rng=None) -> np.ndarray:
-        """Encode values as codes (rounded by ``rounding``, saturating); NaN/Inf raise FormatError."""
-        x = as_numeric(values).astype(np.float64)
+        """Encode values as codes (rounded once by ``rounding``, saturating); NaN/Inf raise FormatError."""
+        x = self._clamped(as_numeric(values, big_ints=True))
+        gen = make_rng(rng) if self.rounding == "stochastic" else None
+        # x + M == g + rem with g = floor(x + M) and rem in [0, 1); then (x + M) / 2 ==
+        # floor(g / 2) + (g mod 2 + rem) / 2, with rem = f or 1 + f for f = x - trunc(x).
+        t = np.trunc(x)
+        f = x - t  # exact
+        g = t + self.max_value - (f < 0)  # integral and small after the clamp: exact
+        c = (np.mod(g, 2.0) + (f < 0)) / 2
+        u = round_split(np.floor(g / 2), c, f, 2.0, self.rounding, gen)
+        return np.clip(u, 0, self.max_value).astype(self.code_dtype)
+
+    def _clamped(self, arr: np.ndarray) -> np.ndarray:
+        """float64 values clamped to ``±(max_value + 2)`` (which keeps every code), exactly; NaN/Inf raise."""
+        edge = self.max_value + 2
+        if arr.dtype == object and all(isinstance(v, (int, np.integer)) for v in arr.flat):
+            return np.array([min(edge, max(-edge, int(v))) for v in arr.flat], np.float64).reshape(arr.shape)
+        if arr.dtype.kind == "u":
+            return np.minimum(arr, edge).astype(np.float64)
+        if arr.dtype.kind in "bi":
+            return np.clip(arr.astype(np.int64), -edge, edge).astype(np.float64)
+        _check_float_width(arr)
+        x = arr.astype(np.float64)
         if not np.isfinite(x).all():
             raise FormatError(f"NaN or Inf cannot be encoded in {self.name}; allowed: finite values")
-        gen = make_rng(rng) if self.rounding == "stochastic" else None
-        u = round_integer((x + self.max_value) / 2, self.rounding, gen)
-        return np.clip(u, 0, self.max_value).astype(self.code_dtype)
+        return np.clip(x, -edge, edge)
 
     def decode(self, codes) -> np.ndarray:
         """Decode codes into int64 values ``2*u - (2**bits - 1)``."""

@@ -100,7 +100,9 @@ class LMul:
             lut = self._lut64 if dt == np.float64 else self._lut32
             idx = (a.astype(np.uint16) << np.uint16(self.fmt.width)) | b.astype(np.uint16)
             return lut[idx]
-        return self._compute(a.astype(np.int64), b.astype(np.int64)).astype(dt)
+        # The kernel assigns through masks, which 0-d results (NumPy scalars) cannot take: work 1-D.
+        a64, b64 = np.broadcast_arrays(a.astype(np.int64), b.astype(np.int64))
+        return self._compute(a64.reshape(-1), b64.reshape(-1)).reshape(a64.shape).astype(dt)
 
     def values(self, a, b, dtype=np.float32) -> np.ndarray:
         """L-Mul of values already in ``fmt`` (they are encoded exactly first)."""

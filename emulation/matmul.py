@@ -14,6 +14,9 @@ __all__ = ["dot", "matmul"]
 
 # Elements of the (K-chunk, rows, N) product block materialised at a time.
 _BLOCK_ELEMS = 1 << 18
+# The same for order="chunked", whose exact chunk sums make ~30 passes over a block:
+# smaller blocks stay in cache (measured ~2x faster than 2**18 for FP8 GEMMs).
+_CHUNK_BLOCK_ELEMS = 1 << 14
 
 
 def _sig_stats(x: np.ndarray):
@@ -100,6 +103,22 @@ def _as_operand(x, name: str) -> np.ndarray:
     return arr
 
 
+def _check_int_products(a: np.ndarray, b: np.ndarray, mul, acc) -> None:
+    """Refuse integer operands whose int64 products could wrap where a saturating format needs their value.
+
+    Wrapping formats only need the products modulo 2**64, which int64 arithmetic keeps.
+    """
+    saturating = [f.name for f in (mul, acc) if isinstance(f, IntFormat) and f.overflow == "saturate"]
+    if not saturating or a.dtype.kind not in "biu" or b.dtype.kind not in "biu" or not (a.size and b.size):
+        return
+    bound = max(-int(a.min()), int(a.max())) * max(-int(b.min()), int(b.max()))
+    if bound >= 2**63:
+        raise FormatError(
+            f"integer products up to {bound} overflow int64, so the saturating {saturating[0]} cannot see "
+            f"their exact values; allowed: max|a| * max|b| < 2**63"
+        )
+
+
 def _widen(x: np.ndarray) -> np.ndarray:
     return x.astype(np.int64 if x.dtype.kind in "biu" else np.float64, copy=False)
 
@@ -134,7 +153,9 @@ def matmul(a, b, mul="exact", acc=float32, order: str = "sequential", chunk=None
     Raises
     ------
     FormatError
-        If the shapes do not chain or a spec is invalid.
+        If the shapes do not chain or a spec is invalid, or integer operands
+        have products beyond int64 while ``mul`` or ``acc`` saturates (a
+        wrapping format only needs them modulo 2**64, which int64 keeps).
 
     Notes
     -----
@@ -145,12 +166,15 @@ def matmul(a, b, mul="exact", acc=float32, order: str = "sequential", chunk=None
     (:mod:`~hwgen.emulation.f32_sequential`); a wrapping integer accumulator sums
     exactly in int64; ``acc="exact"`` uses a float64 product when every
     partial sum is provably exact. Everything else loops over K, vectorised
-    over the M x N outputs.
+    over the M x N outputs. ``order="chunked"`` sums each chunk of products
+    exactly (fixed-point limbs, :func:`~hwgen.emulation.accumulate.accumulate`)
+    and rounds ``acc + chunk`` once.
     """
     a, b = _as_operand(a, "a"), _as_operand(b, "b")
     if a.shape[1] != b.shape[0]:
         raise FormatError(f"shapes {a.shape} and {b.shape} do not chain as (M, K) x (K, N)")
     check_acc(acc, order, chunk)
+    _check_int_products(a, b, mul, acc)
     adder = Adder(acc, rng)
     if mul == "exact" and adder.fast32 and order == "sequential" and a.dtype.kind == "f":
         a32, b32 = _as_float32_exactly(a), _as_float32_exactly(b)
@@ -176,7 +200,10 @@ def _exact_matmul(a, b) -> np.ndarray:
 
 def _matmul_blocked(mult: _Multiplier, adder: Adder, a_shape, n: int, order: str, chunk) -> np.ndarray:
     m, k = a_shape
-    rows = max(1, _BLOCK_ELEMS // max(1, k * n))
+    if order == "chunked" and adder.acc != "exact":  # one chunk of K is materialised at a time
+        rows = max(1, _CHUNK_BLOCK_ELEMS // max(1, min(k, chunk) * n))
+    else:
+        rows = max(1, _BLOCK_ELEMS // max(1, k * n))
     out = adder.zeros((m, n))
     for r0 in range(0, m, rows):
         sl = slice(r0, min(m, r0 + rows))

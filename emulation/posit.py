@@ -6,7 +6,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._arrays import as_codes, as_numeric, code_dtype
+from ._arrays import as_codes, as_real, code_dtype
 from .errors import FormatError
 
 __all__ = ["PositFormat", "Quire", "posit8", "posit16", "round_to_odd_float64"]
@@ -61,6 +61,8 @@ class PositFormat:
     values below minpos become minpos (a posit never rounds to 0 or NaR).
     NaN and ±Inf encode as NaR. Ties are decided on the bit string (the value
     of the (n+1)-bit posit between two neighbours), not on the arithmetic mean.
+    Integer inputs of any width are exact (``2**54 + 1`` is above the posit16
+    tie at ``2**54``, which float64 would round it onto).
     """
 
     name: str
@@ -114,8 +116,11 @@ class PositFormat:
         return vals[as_codes(codes, self.n)].astype(dtype)
 
     def encode(self, values) -> np.ndarray:
-        """Encode values as codes, rounding once (nearest, ties to even code; see Notes)."""
-        x = as_numeric(values).astype(np.float64)
+        """Encode values as codes, rounding once (nearest, ties to even code; see Notes).
+
+        Integers of any width are exact inputs (rounded once, never through float64).
+        """
+        x = as_real(values).astype(np.float64)
         _, mids = self._tables
         mag = np.abs(x)
         idx = np.searchsorted(mids, mag, side="left")  # mids[idx-1] < mag <= mids[idx]
