@@ -4,16 +4,23 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
+import time
 
 from rich.console import Console
 from rich.table import Table
 
 from hwgen.cli.options import config_from_args, writable_dir
 from hwgen.dataflow.registry import get_architecture
+from hwgen.emulation.errors import ConfigError
+from hwgen.rtl.component_build import check_build_folder
 from hwgen.sim.toolchain import ensure_verilator, find_simulator
 
-__all__ = ["lint", "run_build"]
+__all__ = ["MAX_FREQ_MHZ", "lint", "run_build"]
+
+#: Highest ``--freq`` accepted: far above what any supported FPGA family reaches.
+MAX_FREQ_MHZ = 1000.0
 
 
 def lint(verilog_path, waivers_path) -> tuple[bool, str]:
@@ -29,9 +36,12 @@ def lint(verilog_path, waivers_path) -> tuple[bool, str]:
 def run_build(args: argparse.Namespace) -> int:
     """Build the design the options describe; lint it (``build``) or synthesise it (``synth``)."""
     console = Console()
+    if args.command == "synth":
+        _check_synth_options(args)
     arch = get_architecture(args.arch)
     cfg = config_from_args(arch, args)
     out = writable_dir(args.out or f"build/{cfg.top_name}", "out")
+    check_build_folder(out)
     linting = args.command == "build" and not args.no_lint
     with console.status(f"Generating Verilog for {cfg.top_name}"):
         tools = {"verilator": find_simulator("verilator")} if linting else {}
@@ -51,11 +61,21 @@ def run_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_synth_options(args: argparse.Namespace) -> None:
+    """Refuse a bad ``--family``, ``--device`` or ``--freq`` before any Verilog is written."""
+    from hwgen.fpga.devices import resolve_target
+
+    resolve_target(args.family, args.device)
+    if args.freq is not None and not (math.isfinite(args.freq) and 0 < args.freq <= MAX_FREQ_MHZ):
+        raise ConfigError("freq", f"{args.freq:g}", f"a clock target in MHz, above 0 and at most {MAX_FREQ_MHZ:g}")
+
+
 def _synthesise(console: Console, args: argparse.Namespace, result) -> int:
     from hwgen.fpga import SynthesisError, synthesize
 
     top = result.manifest_data["top"]
     work = result.verilog.parent / f"synth_{args.family}"
+    started = time.time()
     with console.status(f"{args.family}: synthesis{'' if args.no_pnr else ', place and route'}") as status:
         try:
             report = synthesize(
@@ -72,7 +92,9 @@ def _synthesise(console: Console, args: argparse.Namespace, result) -> int:
             console.print(f"[red]hwgen: synthesis failed: {exc}[/red]")
             return 1
     manifest = json.loads(result.manifest.read_text())
-    manifest.setdefault("synthesis", {})[args.family] = report.to_dict()
+    # What synthesis wrote, so that a later build into this folder can remove exactly those files.
+    written = sorted(p.name for p in work.iterdir() if p.is_file() and p.stat().st_mtime >= started - 1)
+    manifest.setdefault("synthesis", {})[args.family] = {**report.to_dict(), "work": work.name, "files": written}
     result.manifest.write_text(json.dumps(manifest, indent=2) + "\n")
     table = Table(title=f"{top} on {report.family} {report.device}")
     for column in ("LUT4", "carry", "FF", "BRAM", "DSP", "Fmax", "timing"):

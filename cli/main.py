@@ -22,14 +22,6 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def _arch_name(argv: list[str]) -> str:
-    """The ``--arch`` value in ``argv`` (default systolic), read before the real parser exists."""
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--arch", default="systolic")
-    known, _ = pre.parse_known_args(argv)
-    return known.arch
-
-
 def build_parser(arch_name: str = "systolic") -> argparse.ArgumentParser:
     """The argument parser of ``hwgen``, with the config options of architecture ``arch_name``."""
     from hwgen.cli.options import add_config_options
@@ -145,7 +137,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _dispatch(argv: list[str]) -> int:
-    args = build_parser(_arch_name(argv)).parse_args(argv)
+    from hwgen.cli.options import arch_from_argv
+
+    args = build_parser(arch_from_argv(argv)).parse_args(argv)
     if args.command in ("build", "synth"):
         from hwgen.cli.build_cmd import run_build
 

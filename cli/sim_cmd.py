@@ -12,6 +12,7 @@ from hwgen.cli.options import config_from_args, writable_dir
 from hwgen.dataflow.registry import get_architecture
 from hwgen.dataflow.systolic_model import plan_gemm
 from hwgen.emulation.errors import ConfigError
+from hwgen.sim.cocotb_runner import MAX_SEED
 from hwgen.sim.regression import DEFAULT_GEMMS, RegressionReport, run_regression
 from hwgen.sim.toolchain import SIMULATORS, find_simulator
 
@@ -39,6 +40,17 @@ def _simulators(choice: str) -> list[str]:
 
 
 def run_sim(args: argparse.Namespace) -> int:
+    """Check every option, then run the regression on each simulator; 0 if every GEMM passed.
+
+    Raises
+    ------
+    ConfigError
+        On any option that is not allowed, before anything is built.
+    SimulationError
+        If a simulator cannot build the design or the bench stops before reporting every GEMM.
+    KeyboardInterrupt
+        On Ctrl-C, once every process the simulation started has been stopped.
+    """
     if args.arch != "systolic":
         raise ConfigError("arch", args.arch, "systolic (the other units' regressions run under pytest, tests/sim)")
     cfg = config_from_args(get_architecture(args.arch), args)
@@ -51,6 +63,8 @@ def run_sim(args: argparse.Namespace) -> int:
     p = args.backpressure
     if p is not None and not 0 < p < 1:
         raise ConfigError("backpressure", p, "a probability strictly between 0 and 1")
+    if not 0 <= args.seed <= MAX_SEED:
+        raise ConfigError("seed", args.seed, f"an integer from 0 to {MAX_SEED}")
     sims = _simulators(args.simulator)
     work = writable_dir(args.work or f"build/sim/{cfg.top_name}", "work")
     console = Console()

@@ -14,6 +14,7 @@ from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.isa import DeviceInfo, Space
 from hwgen.rtl.accelerator_top import LINK_PORTS, AcceleratorTop, ProcessorCore
 from hwgen.rtl.component_build import BuildResult, build_component
+from hwgen.rtl.uart import uart_divisor
 from hwgen.rtl.verilog_writer import FSM_LINT_WAIVERS
 
 __all__ = [
@@ -91,15 +92,18 @@ def build_top(cfg: TopConfig, out_dir: str | Path, extra_tools: dict[str, str] |
 
     Raises
     ------
+    ConfigError
+        If ``out_dir`` holds an earlier build hwgen may not replace (see
+        ``hwgen.rtl.component_build.check_build_folder``).
     OSError
         If ``out_dir`` cannot be created or written.
     """
     top = make_accelerator_top(cfg.array, cfg.link, cfg.clk_freq, cfg.uart_baud, **cfg.memories)
     info = top.info
     extra = {"device_info": dataclasses.asdict(info), "run_cycles": "2 * rows + cols + m + 2"}
-    result = build_component(top, cfg.top_name, cfg.to_dict(), out_dir, extra_tools, arch="top", extra=extra)
-    result.lint_waivers.write_text(TOP_LINT_WAIVERS)
-    return result
+    return build_component(
+        top, cfg.top_name, cfg.to_dict(), out_dir, extra_tools, arch="top", extra=extra, lint_waivers=TOP_LINT_WAIVERS
+    )
 
 
 def device_info(
@@ -173,7 +177,7 @@ def make_accelerator_top(
     link : str
         ``"uart"`` (ports ``uart_rx``/``uart_tx``) or ``"stream"`` (``i_rx``/``o_tx``).
     clk_freq, baud : int
-        Clock frequency (Hz) and UART baud; ``round(clk_freq / baud) >= 4``.
+        Clock frequency (Hz) and UART baud (see :func:`hwgen.rtl.uart.uart_divisor` for the rates allowed).
     w_depth, a_depth, o_depth : int
         Scratchpad depths in words (``w_depth >= rows``).
     max_payload : int
@@ -200,12 +204,16 @@ def top_name(cfg: ArrayConfig, link: str) -> str:
 
 
 def _check_link(link: str, clk_freq: int, baud: int, baud_field: str = "baud") -> None:
-    if link not in LINK_PORTS:
+    if not isinstance(link, str) or link not in LINK_PORTS:
         raise ConfigError("link", link, ", ".join(LINK_PORTS))
     _check_int("clk_freq", clk_freq, 1, None)
-    _check_int(baud_field, baud, 1, None)
-    if link == "uart" and round(clk_freq / baud) < 4:
-        raise ConfigError(baud_field, baud, f"at most clk_freq / 4 = {clk_freq // 4} (clk_freq {clk_freq})")
+    if link != "uart":
+        _check_int(baud_field, baud, 1, None)  # unused by a stream link, but still a rate
+        return
+    try:
+        uart_divisor(clk_freq, baud)  # the one rule for rates: range, divisor >= 4, within 2 % of the asked rate
+    except ConfigError as exc:
+        raise ConfigError(baud_field if exc.field == "baud" else exc.field, exc.value, exc.allowed) from None
 
 
 def _check_int(name: str, value, low: int, high: int | None) -> None:

@@ -68,6 +68,10 @@ class BitSliceConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_DIM:
                 raise ConfigError(name, value, f"an integer from 1 to {MAX_DIM}")
+        for name, allowed in (("slice_bits", "1 or 2"), ("max_bits", "an integer in 2..16 equal to slice_bits * 2**k")):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):  # 2.0 == 2 would pass SliceCoding's checks
+                raise ConfigError(name, value, allowed)
         self.coding  # noqa: B018  (validates encoding, slice_bits, max_bits)
         if self.acc not in _ACCS:
             raise ConfigError("acc", self.acc, ", ".join(_ACCS))

@@ -36,6 +36,9 @@ def build_design(cfg: ArrayConfig, out_dir: str | Path, extra_tools: dict[str, s
 
     Raises
     ------
+    ConfigError
+        If ``out_dir`` holds an earlier build hwgen may not replace (see
+        ``hwgen.rtl.component_build.check_build_folder``).
     OSError
         If ``out_dir`` cannot be created or written.
     """

@@ -48,7 +48,8 @@ def build_pim(cfg: PimConfig, out_dir: str | Path, extra_tools: dict[str, str] |
     Raises
     ------
     ConfigError
-        See :func:`elaborate_pim`.
+        See :func:`elaborate_pim`; or ``out_dir`` holds an earlier build hwgen may not replace (see
+        ``hwgen.rtl.component_build.check_build_folder``).
     OSError
         If ``out_dir`` cannot be created or written.
     """

@@ -39,6 +39,9 @@ def build_sparse_chain(
 
     Raises
     ------
+    ConfigError
+        If ``out_dir`` holds an earlier build hwgen may not replace (see
+        ``hwgen.rtl.component_build.check_build_folder``).
     OSError
         If ``out_dir`` cannot be created or written.
     """

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from hwgen.dataflow.build import build_design
 from hwgen.dataflow.config import ArrayConfig
-from hwgen.sim.cocotb_runner import CocotbSession, flow_job
+from hwgen.dataflow.systolic_model import plan_gemm
+from hwgen.sim.cocotb_runner import CocotbRun, CocotbSession, SimulationError, flow_job, locked
 
 __all__ = ["DEFAULT_GEMMS", "RegressionReport", "run_regression"]
 
@@ -58,26 +59,41 @@ def run_regression(
 
     At ``valid_prob == ready_prob == 1`` each GEMM's cycle count must equal the
     array's cycle formula; below 1 the sources idle and the sink stalls at random,
-    and only the results are checked.
+    and only the results are checked. Regressions may share ``work_dir``, at the same
+    time too: the Verilog in ``<work_dir>/rtl`` is written and compiled under a lock,
+    and each run has its own job, report and log (see `CocotbSession`).
 
     Raises
     ------
     ValueError
-        If the simulator is unknown or a probability is outside (0, 1].
+        If the simulator is unknown, the seed is not from 0 to ``MAX_SEED``, a
+        probability is outside (0, 1], or a GEMM shape is not allowed.
     SimulationError
-        If the simulator is not installed or cannot build the design.
+        If the simulator is not installed, cannot build the design, or the bench stops
+        before reporting every GEMM (a run that ran nothing never reads as a result).
     """
     flow = flow_job(seed, valid_prob, ready_prob)
+    shapes = [tuple(g) for g in gemms]
+    for shape in shapes:
+        plan_gemm(cfg, *shape)
     work = Path(work_dir).resolve()
-    build = build_design(cfg, work / "rtl")
-    job = {
-        "config": cfg.to_dict(),
-        "gemms": [list(g) for g in gemms],
-        **flow,
-    }
-    session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, work).build()
+    with locked(work / "rtl.lock"):
+        build = build_design(cfg, work / "rtl")
+        session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, work).build()
+    job = {"config": cfg.to_dict(), "gemms": [list(g) for g in shapes], **flow}
     run = session.run("hwgen.sim.systolic_bench", job)
-    gemm_results = run.report or []
-    passed = run.passed and len(gemm_results) == len(gemms)
+    results = _gemm_results(run, len(shapes))
+    passed = run.passed and all(g["passed"] for g in results)
     total = run.wall_seconds + session.build_seconds
-    return RegressionReport(simulator, cfg, gemm_results, passed, total, run.log, session.build_seconds)
+    return RegressionReport(simulator, cfg, results, passed, total, run.log, session.build_seconds)
+
+
+def _gemm_results(run: CocotbRun, expected: int) -> list[dict]:
+    """The bench's per-GEMM results; SimulationError if it stopped before reporting all of them."""
+    reported = run.report if isinstance(run.report, list) else []
+    if run.report is None or len(reported) != expected:
+        what = "no GEMM" if not reported else f"{len(reported)} of {expected} GEMMs"
+        raise SimulationError(
+            f"the bench stopped having reported {what} (it crashed, timed out or a GEMM hung); see {run.log}"
+        )
+    return reported

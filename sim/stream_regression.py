@@ -9,7 +9,7 @@ from pathlib import Path
 
 from hwgen.rtl.component_build import BuildResult
 from hwgen.sim.beats import Phase
-from hwgen.sim.cocotb_runner import flow_job, run_cocotb
+from hwgen.sim.cocotb_runner import CocotbSession, flow_job
 
 __all__ = ["StreamRegression", "run_stream_regression"]
 
@@ -64,17 +64,16 @@ def run_stream_regression(
         "phases": [p.to_dict() for p in phases],
         **flow,
     }
-    top = build.manifest_data["top"]
     start = time.perf_counter()
+    session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, Path(work_dir))
     try:
-        run = run_cocotb(build.verilog, top, "hwgen.sim.stream_bench", job, simulator, Path(work_dir))
+        run = session.build().run("hwgen.sim.stream_bench", job)
     except SystemExit:
         # Under pytest, cocotb's runner exits when a cocotb test fails; the bench has
-        # already written its report, so return that as a failed run.
-        run_dir = Path(work_dir).resolve() / f"sim_{simulator}"
-        report = run_dir / "report.json"
+        # already written its report (in this session's own run folder), so return that as a failed run.
+        report = session.run_dir / "report.json"
         phases_seen = json.loads(report.read_text()) if report.exists() else []
-        return StreamRegression(simulator, False, phases_seen, time.perf_counter() - start, run_dir / "sim.log")
+        return StreamRegression(simulator, False, phases_seen, time.perf_counter() - start, session.run_dir / "sim.log")
     reports = run.report or []
     passed = run.passed and len(reports) == len(phases) and all(not r["mismatches"] for r in reports)
-    return StreamRegression(simulator, passed, reports, run.wall_seconds, run.log)
+    return StreamRegression(simulator, passed, reports, run.wall_seconds + session.build_seconds, run.log)

@@ -44,6 +44,10 @@ def test_unwritable_out_exits_2_with_one_line(tmp_path):
     assert len(lines) == 1 and str(blocker / "sub") in lines[0] and "writable" in lines[0]
 
 
+# Should a bad value slip through, the run stays small.
+_SMALL_SIM = ["--simulator", "icarus", "--rows", "2", "--cols", "2", "--gemm", "2x2x2"]
+
+
 @pytest.mark.parametrize(
     ("args", "names"),
     [
@@ -52,6 +56,8 @@ def test_unwritable_out_exits_2_with_one_line(tmp_path):
         (["--simulator", "modelsim"], ["--simulator modelsim", "verilator, icarus"]),
         (["--backpressure", "1.5"], ["--backpressure 1.5", "between 0 and 1"]),
         (["--arch", "pim"], ["--arch pim", "systolic"]),
+        (["--seed", "-1", *_SMALL_SIM], ["--seed -1", "0 to 4294967295"]),
+        (["--seed", str(2**70), *_SMALL_SIM], [f"--seed {2**70}", "0 to 4294967295"]),
     ],
 )
 def test_bad_sim_option_exits_2_with_one_line(tmp_path, args, names):

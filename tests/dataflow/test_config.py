@@ -83,3 +83,56 @@ def test_float_configs_are_accepted_and_named_apart(dtype, mul):
     assert cfg.top_name == f"systolic_is_3x2_{dtype}_float32" + ("_lmul" if mul == "lmul" else "")
     assert (cfg.multiplier == "exact") == (mul == "exact")
     assert ArrayConfig.from_dict(cfg.to_dict()) == cfg
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad", "allowed"),
+    [
+        ({"kind": "nope", "in_fmt": "float8_e4m3fn"}, "kind", "fp_mac, lmul"),
+        ({"kind": "lmul", "in_fmt": "fp8"}, "in_fmt", "float8_e4m3fn"),
+        ({"kind": "lmul", "in_fmt": "int8"}, "in_fmt", "bfloat16"),
+        ({"kind": "fp_mac", "in_fmt": "float4_e2m1fn"}, "in_fmt", "float8_e5m2"),
+        ({"kind": "fp_mac", "in_fmt": "float6_e2m3fn"}, "in_fmt", "float16"),
+        ({"kind": "lmul", "in_fmt": "bfloat16", "acc_fmt": "fp32"}, "acc_fmt", "float32"),
+        ({"kind": "lmul", "in_fmt": "bfloat16", "acc_fmt": "float8_e4m3fn"}, "acc_fmt", "float32"),
+        ({"kind": "fp_mac", "in_fmt": "bfloat16", "policies": {"zero": "raw"}}, "policies", "lmul"),
+        ({"kind": "lmul", "in_fmt": "bfloat16", "policies": {"zeros": "raw"}}, "policies", "subnormal"),
+        ({"kind": "lmul", "in_fmt": "bfloat16", "policies": {"subnormal": "normalize"}}, "policies.subnormal", "flush"),
+        ({"kind": "lmul", "in_fmt": "bfloat16", "policies": ["zero"]}, "policies", "overflow"),
+    ],
+)
+def test_fp_pe_config_names_field_value_and_allowed(fields, bad, allowed):
+    from hwgen.dataflow.fp_build import FpPEConfig
+
+    with pytest.raises(ConfigError) as info:
+        FpPEConfig(**fields)
+    assert info.value.field == bad
+    assert allowed in info.value.allowed
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("slice_bits", 2.0), ("slice_bits", True), ("max_bits", 8.0), ("encoding", 5), ("acc", ["int32"]), ("unit", 1)],
+)
+def test_bitslice_config_rejects_wrong_types(field, value):
+    from hwgen.dataflow.bitslice_model import BitSliceConfig
+
+    with pytest.raises(ConfigError) as info:
+        BitSliceConfig(**{field: value})
+    assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("dtype", ["int8"]), ("acc", 32), ("mul", None), ("dataflow", 1), ("arch", ["systolic"])]
+)
+def test_array_config_rejects_wrong_types(field, value):
+    with pytest.raises(ConfigError) as info:
+        ArrayConfig(**{field: value})
+    assert info.value.field == field
+
+
+def test_load_reads_a_build_manifest(tmp_path):
+    cfg = ArrayConfig(rows=3, cols=5, dtype="bfloat16", acc="float32", mul="lmul")
+    manifest = {"hwgen": "0", "arch": "systolic", "config": cfg.to_dict(), "top": cfg.top_name, "ports": []}
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    assert ArrayConfig.load(tmp_path / "manifest.json") == cfg
