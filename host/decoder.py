@@ -16,11 +16,25 @@ from hwgen.host.quant_policy import Policy, parse_policy
 __all__ = ["PHASES", "Decoder", "DecoderConfig", "decoder_graph", "decoder_weights"]
 
 PHASES = ("prefill", "decode")
+#: Largest ``vocab``, ``d_model``, ``d_ff``, ``max_positions`` (and ``layers``: :data:`MAX_LAYERS`).
+MAX_DIM = 1 << 20
+MAX_LAYERS = 1024
+#: Most weights a config may have (they are allocated as float32: 512 MiB).
+MAX_PARAMETERS = 1 << 27
+#: Most elements of one activation tensor of a graph (logits, attention scores...): 256 MiB as float32.
+MAX_ACTIVATIONS = 1 << 26
 
 
-def _check_int(field: str, value, lo: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < lo:
-        raise ConfigError(field, value, f"an int >= {lo}")
+def _check_int(field: str, value, lo: int, hi: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < lo or (hi is not None and value > hi):
+        raise ConfigError(field, value, f"an int >= {lo}" + (f" and <= {hi}" if hi is not None else ""))
+
+
+def _parameters(cfg: DecoderConfig) -> int:
+    """Weights of ``cfg``: embeddings, per-layer projections, biases and norms, the head."""
+    d, f = cfg.d_model, cfg.d_ff
+    layer = 4 * d * d + 2 * d * f + 5 * d + f + 4 * d
+    return cfg.vocab * d + cfg.max_positions * d + cfg.layers * layer + 2 * d + d * cfg.vocab
 
 
 @dataclass(frozen=True)
@@ -30,11 +44,13 @@ class DecoderConfig:
     Parameters
     ----------
     vocab, d_model, heads, layers, d_ff, max_positions : int
-        ``d_model`` must be a multiple of ``heads``.
+        ``d_model`` must be a multiple of ``heads``; each at most :data:`MAX_DIM`
+        (``layers`` at most :data:`MAX_LAYERS`), and all weights together at most
+        :data:`MAX_PARAMETERS` (they are allocated when a graph is built).
     eps : float, default 1e-5
         Layer-norm epsilon.
     seed : int, default 0
-        Seed of the random weights (normal, std 0.02; layer-norm gains near 1).
+        Seed of the random weights (normal, std 0.02; layer-norm gains near 1), 0..2**128-1.
 
     Raises
     ------
@@ -52,13 +68,16 @@ class DecoderConfig:
     seed: int = 0
 
     def __post_init__(self):
-        for f in ("vocab", "d_model", "heads", "layers", "d_ff", "max_positions"):
-            _check_int(f, getattr(self, f), 1)
-        _check_int("seed", self.seed, 0)
+        for f in ("vocab", "d_model", "heads", "d_ff", "max_positions"):
+            _check_int(f, getattr(self, f), 1, MAX_DIM)
+        _check_int("layers", self.layers, 1, MAX_LAYERS)
+        _check_int("seed", self.seed, 0, (1 << 128) - 1)
         if isinstance(self.eps, bool) or not isinstance(self.eps, int | float) or not 0 < self.eps < 1:
             raise ConfigError("eps", self.eps, "a number in (0, 1)")
         if self.d_model % self.heads:
             raise ConfigError("d_model", self.d_model, f"a multiple of heads={self.heads}")
+        if (weights := _parameters(self)) > MAX_PARAMETERS:
+            raise ConfigError("weights", weights, f"at most {MAX_PARAMETERS} (smaller vocab, d_model, d_ff or layers)")
 
     @property
     def head_dim(self) -> int:
@@ -175,8 +194,12 @@ def decoder_graph(cfg: DecoderConfig, phase: str = "prefill", tokens: int = 1, c
     Raises
     ------
     ConfigError
-        On an unknown phase or shapes beyond ``max_positions``.
+        If ``cfg`` is not a DecoderConfig, on an unknown phase, shapes beyond
+        ``max_positions``, or an activation tensor of more than :data:`MAX_ACTIVATIONS`
+        elements (too large a ``batch``).
     """
+    if not isinstance(cfg, DecoderConfig):
+        raise ConfigError("cfg", cfg, "a DecoderConfig")
     if phase not in PHASES:
         raise ConfigError("phase", phase, ", ".join(PHASES))
     _check_int("tokens", tokens, 1)
@@ -186,6 +209,10 @@ def decoder_graph(cfg: DecoderConfig, phase: str = "prefill", tokens: int = 1, c
         raise ConfigError("tokens", tokens, "1 in the decode phase")
     if context + tokens > cfg.max_positions:
         raise ConfigError("context+tokens", context + tokens, f"at most max_positions={cfg.max_positions}")
+    widest = max(cfg.vocab, cfg.d_ff, cfg.heads * (context + tokens))  # logits, FFN, attention scores
+    if batch * tokens * widest > MAX_ACTIVATIONS:
+        most = max(1, MAX_ACTIVATIONS // (tokens * widest))
+        raise ConfigError("batch", batch, f"an int from 1 to {most}: tensors of at most {MAX_ACTIVATIONS} elements")
     return _graph(cfg, phase, tokens, context, batch)
 
 
@@ -219,9 +246,21 @@ class Decoder:
         Quantisation of every GEMM (None: float32 reference).
     gemm_hook : callable, optional
         Passed to :func:`~hwgen.host.ir_exec.run_graph`.
+
+    Raises
+    ------
+    ConfigError
+        If ``cfg`` is not a DecoderConfig, ``policy`` not a Policy, a string or None, or
+        ``gemm_hook`` neither callable nor None.
     """
 
     def __init__(self, cfg: DecoderConfig, policy: Policy | str | None = None, gemm_hook=None):
+        if not isinstance(cfg, DecoderConfig):
+            raise ConfigError("cfg", cfg, "a DecoderConfig")
+        if policy is not None and not isinstance(policy, Policy | str):
+            raise ConfigError("policy", policy, "a Policy, a policy string or None")
+        if gemm_hook is not None and not callable(gemm_hook):
+            raise ConfigError("gemm_hook", gemm_hook, "a callable or None")
         self.cfg = cfg
         self.policy = parse_policy(policy) if isinstance(policy, str) else policy
         self.gemm_hook: Callable[[GemmCall], np.ndarray | None] | None = gemm_hook

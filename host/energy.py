@@ -33,8 +33,12 @@ host and device costs a DRAM access per 8 bytes at the middle of the quoted rang
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+import numpy as np
+
+from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.float_format import FloatFormat
 
 __all__ = ["CITATION", "DRAM_PJ_PER_BYTE", "HOROWITZ_45NM_PJ", "SRAM_PJ_PER_BYTE", "EnergyBreakdown", "mac_energy"]
@@ -61,6 +65,17 @@ HOROWITZ_45NM_PJ = {
 }
 SRAM_PJ_PER_BYTE = HOROWITZ_45NM_PJ["sram_8kb_64bit"] / 8
 DRAM_PJ_PER_BYTE = (HOROWITZ_45NM_PJ["dram_64bit_low"] + HOROWITZ_45NM_PJ["dram_64bit_high"]) / 2 / 8
+
+
+_MULS = ("exact", "lmul", "lmul-paper")
+
+
+def _check_format(field: str, fmt, exact_ok: bool = False) -> None:
+    if exact_ok and isinstance(fmt, str) and fmt == "exact":
+        return
+    width = getattr(getattr(fmt, "element", fmt), "width", None)
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ConfigError(field, fmt, "an IntFormat, FloatFormat or MXFormat" + (' or "exact"' if exact_ok else ""))
 
 
 def _width(fmt) -> int:
@@ -92,7 +107,17 @@ def mac_energy(w_format, a_format, acc_format, mul: str = "exact") -> float:
         The accumulator ("exact" is priced as a float32 add, the nearest entry).
     mul : str
         ``"exact"`` or an L-Mul (``"lmul"``, ``"lmul-paper"``): an integer add of the operand width.
+
+    Raises
+    ------
+    ConfigError
+        If a format is not a number format or ``mul`` is not one of the above.
     """
+    _check_format("w_format", w_format)
+    _check_format("a_format", a_format)
+    _check_format("acc_format", acc_format, exact_ok=True)
+    if not isinstance(mul, str) or mul not in _MULS:
+        raise ConfigError("mul", mul, ", ".join(_MULS))
     wide = w_format if _width(w_format) >= _width(a_format) else a_format
     t = HOROWITZ_45NM_PJ
     if mul != "exact":
@@ -118,5 +143,15 @@ class EnergyBreakdown:
 
     @classmethod
     def of(cls, macs: int, pj_per_mac: float, array_bytes: int, host_bytes: int) -> EnergyBreakdown:
-        """MACs at ``pj_per_mac``, scratchpad bytes at SRAM cost, host bytes at DRAM cost."""
+        """MACs at ``pj_per_mac``, scratchpad bytes at SRAM cost, host bytes at DRAM cost.
+
+        Raises
+        ------
+        ConfigError
+            If a count or ``pj_per_mac`` is not a finite number >= 0.
+        """
+        for field, value in (("macs", macs), ("pj_per_mac", pj_per_mac), ("array_bytes", array_bytes),
+                             ("host_bytes", host_bytes)):  # fmt: skip
+            if isinstance(value, bool) or not isinstance(value, int | float | np.number) or not 0 <= value < math.inf:
+                raise ConfigError(field, value, "a finite number >= 0")
         return cls(macs * pj_per_mac, array_bytes * SRAM_PJ_PER_BYTE, host_bytes * DRAM_PJ_PER_BYTE)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwgen.emulation import IntFormat
+from hwgen.emulation import FloatFormat, IntFormat
 from hwgen.emulation.errors import ConfigError
 from hwgen.host import ops_float as _f
 from hwgen.host.gemm_kernels import acc_decode, acc_encode, gemm_batched_values, gemm_values
@@ -63,6 +63,22 @@ def _decode(codes: np.ndarray, fmt) -> np.ndarray:
     return fmt.decode(codes) if isinstance(fmt, IntFormat) else fmt.decode(codes, np.float32)
 
 
+def _check_call(call) -> tuple[np.ndarray, np.ndarray]:
+    """The operand code arrays of ``call`` if they are 2-D and agree on K, and its formats and chunk are allowed."""
+    if not isinstance(call, GemmCall):
+        raise ConfigError("call", call, "a GemmCall")
+    for field in ("a_format", "b_format"):
+        if not isinstance(getattr(call, field), IntFormat | FloatFormat):
+            raise ConfigError(field, getattr(call, field), "an IntFormat or FloatFormat")
+    a, b = np.asarray(call.a_codes), np.asarray(call.b_codes)
+    if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[0]:
+        raise ConfigError("a_codes @ b_codes", f"{a.shape} @ {b.shape}", "(m, k) @ (k, n) code matrices")
+    chunk = call.chunk
+    if call.order == "chunked" and (isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1):
+        raise ConfigError("chunk", chunk, "an integer >= 1 with order='chunked'")
+    return a, b
+
+
 def emulate_gemm(call: GemmCall) -> np.ndarray:
     """Accumulator codes of ``a @ b`` exactly as the hardware computes them.
 
@@ -74,9 +90,19 @@ def emulate_gemm(call: GemmCall) -> np.ndarray:
     -------
     numpy.ndarray, shape (m, n)
         Codes of ``call.acc_format`` (uint64 float64 bit patterns for ``"exact"``).
+
+    Raises
+    ------
+    ConfigError
+        If ``call`` is not a GemmCall, an operand format is not an IntFormat or
+        FloatFormat, the code arrays are not ``(m, k)`` and ``(k, n)``, or ``chunk`` is
+        not a positive integer with ``order="chunked"``.
+    FormatError
+        If a code array is not integer or holds a code outside its format.
     """
-    a = _decode(np.asarray(call.a_codes), call.a_format)
-    b = _decode(np.asarray(call.b_codes), call.b_format)
+    a, b = _check_call(call)
+    a = _decode(a, call.a_format)
+    b = _decode(b, call.b_format)
     vals = gemm_values(a, b, call.mul, call.acc_format, call.order, call.chunk, call.a_format, call.b_format)
     return acc_encode(vals, call.acc_format)
 

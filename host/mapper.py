@@ -13,6 +13,7 @@ __all__ = [
     "DEFAULT_DEPTHS",
     "DEFAULT_MAX_PAYLOAD",
     "LINK_BYTES_PER_CYCLE",
+    "MAX_RUNS",
     "GemmMap",
     "LayerMap",
     "Read",
@@ -31,6 +32,8 @@ DEFAULT_DEPTHS = (64, 256, 256)
 DEFAULT_MAX_PAYLOAD = 1024
 #: Host↔device bytes per cycle the mapper assumes when it weighs re-sending data against short runs.
 LINK_BYTES_PER_CYCLE = 8.0
+#: Most ``RUN`` commands one product may take on the top (the step list is built in memory).
+MAX_RUNS = 1 << 20
 _WRITE_HEADER = 6  # opcode, space, addr u16, count u16
 
 
@@ -134,7 +137,24 @@ class GemmMap:
 
 
 def device_info(target: SystolicTarget, value_format, acc_format, depths=DEFAULT_DEPTHS, max_payload=None):
-    """The :class:`DeviceInfo` of an accelerator top built for ``target`` (used when no device reports its own)."""
+    """The :class:`DeviceInfo` of an accelerator top built for ``target`` (used when no device reports its own).
+
+    Raises
+    ------
+    ConfigError
+        If ``target`` is not a SystolicTarget, a format has no integer ``width`` and
+        string ``name``, ``depths`` is not three scratchpad depths or ``max_payload``
+        not a payload size (the ISA's fields are 16 bits).
+    """
+    if not isinstance(target, SystolicTarget):
+        raise ConfigError("target", target, "a SystolicTarget")
+    for field, fmt in (("value_format", value_format), ("acc_format", acc_format)):
+        if not isinstance(getattr(fmt, "width", None), int) or not isinstance(getattr(fmt, "name", None), str):
+            raise ConfigError(field, fmt, "an IntFormat or FloatFormat")
+    if not isinstance(depths, tuple | list) or len(depths) != 3 or not all(_is_u16(d) for d in depths):
+        raise ConfigError("depths", depths, "three scratchpad depths (W, A, O words), each an integer in 1..65535")
+    if max_payload is not None and not _is_u16(max_payload):
+        raise ConfigError("max_payload", max_payload, "None or an integer in 1..65535")
     w, a, o = depths
     return DeviceInfo(
         rows=target.rows,
@@ -148,6 +168,10 @@ def device_info(target: SystolicTarget, value_format, acc_format, depths=DEFAULT
         dtype=value_format.name,
         dataflow="ws",
     )
+
+
+def _is_u16(value) -> bool:
+    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= 0xFFFF
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -194,6 +218,11 @@ def _check_fits(info: DeviceInfo) -> None:
             raise ConfigError("max_payload", info.max_payload, f">= one {space.name} word plus the WRITE header")
 
 
+def _check_info(info) -> None:
+    if not isinstance(info, DeviceInfo):
+        raise ConfigError("info", info, "a DeviceInfo (from the device or hwgen.host.mapper.device_info)")
+
+
 def plan_top_gemm(info: DeviceInfo, m: int, k: int, n: int, dataflow: str = "ws") -> GemmMap:
     """Tile an ``m x k x n`` product onto the accelerator top ``info`` and list its command steps.
 
@@ -209,9 +238,11 @@ def plan_top_gemm(info: DeviceInfo, m: int, k: int, n: int, dataflow: str = "ws"
     Raises
     ------
     ConfigError
-        If a dimension is not a positive integer, the dataflow cannot run on the top,
-        or the scratchpads cannot hold one tile.
+        If ``info`` is not a DeviceInfo, a dimension is not a positive integer, the
+        dataflow cannot run on the top, the scratchpads cannot hold one tile, or the
+        product needs more than :data:`MAX_RUNS` runs.
     """
+    _check_info(info)
     for name, value in (("m", m), ("k", k), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(name, value, "an integer >= 1")
@@ -222,6 +253,11 @@ def plan_top_gemm(info: DeviceInfo, m: int, k: int, n: int, dataflow: str = "ws"
     ktiles = _cdiv(k, info.rows)
     options = _chunkings(info, streamed, ktiles)
     chunk, a_resident = min(options, key=lambda o: _cost(info, streamed, width, ktiles, *o))
+    runs = _cdiv(streamed, chunk) * _cdiv(width, info.cols) * ktiles
+    if runs > MAX_RUNS:
+        raise ConfigError(
+            "m x k x n", f"{m}x{k}x{n}", f"a product of at most {MAX_RUNS} runs on this top; it needs {runs}"
+        )
     return _plan(info, m, k, n, dataflow, chunk, a_resident)
 
 
@@ -320,8 +356,16 @@ def map_gemm(gemm: Gemm, target, info: DeviceInfo | None = None, phase: str | No
     Raises
     ------
     ConfigError
-        If the GEMM does not fit the target (e.g. a PIM weight matrix larger than its banks).
+        If ``gemm`` is not a Gemm, ``info`` not a DeviceInfo or None, ``phase`` not
+        None, ``"prefill"`` or ``"decode"``, or the GEMM does not fit the target (e.g. a
+        PIM weight matrix larger than its banks).
     """
+    if not isinstance(gemm, Gemm):
+        raise ConfigError("gemm", gemm, "a hwgen.host.workload.Gemm")
+    if info is not None:
+        _check_info(info)
+    if phase not in (None, "prefill", "decode"):
+        raise ConfigError("phase", phase, "None, prefill, decode")
     target = _single(target, gemm, phase)
     m, k, n = gemm.m, gemm.k, gemm.n
     if isinstance(target, SystolicTarget):
@@ -343,7 +387,19 @@ def map_workloads(workloads, target, info: DeviceInfo | None = None, phase: str 
     """Map every GEMM of ``workloads``; elementwise work passes through unchanged (it runs on the host).
 
     ``progress(done, total)`` is called after each item when given.
+
+    Raises
+    ------
+    ConfigError
+        If ``workloads`` is not a sequence of Gemm and Elementwise, or as :func:`map_gemm`.
     """
+    allowed = "a sequence of Gemm and Elementwise"
+    if isinstance(workloads, str | bytes) or not hasattr(workloads, "__iter__"):
+        raise ConfigError("workloads", workloads, allowed)
+    workloads = list(workloads)
+    for work in workloads:
+        if not isinstance(work, Gemm | Elementwise):
+            raise ConfigError("workloads", work, allowed)
     out = []
     for i, work in enumerate(workloads):
         out.append(work if isinstance(work, Elementwise) else map_gemm(work, target, info, phase))

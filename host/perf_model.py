@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
+from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.formats import int8, int32
 from hwgen.host.energy import HOROWITZ_45NM_PJ, SRAM_PJ_PER_BYTE, EnergyBreakdown, mac_energy
 from hwgen.host.mapper import LINK_BYTES_PER_CYCLE, LayerMap
@@ -95,8 +97,25 @@ def _ideal_traffic(layer: LayerMap, q) -> tuple[int, int]:
     return round(g.batch * (acts + weights + outs)), round(g.batch * (acts + weights + outs))
 
 
+def _check_bandwidth(bandwidth) -> None:
+    if isinstance(bandwidth, bool) or not isinstance(bandwidth, int | float) or not 0 < bandwidth < math.inf:
+        raise ConfigError("bandwidth", bandwidth, "a finite number of bytes per cycle > 0")
+
+
 def gemm_perf(layer: LayerMap, quant=None, bandwidth: float = DEFAULT_BANDWIDTH) -> LayerPerf:
-    """Cost of one mapped GEMM in formats ``quant`` (default int8 x int8 -> int32)."""
+    """Cost of one mapped GEMM in formats ``quant`` (default int8 x int8 -> int32).
+
+    Raises
+    ------
+    ConfigError
+        If ``layer`` is not a LayerMap, ``quant`` has no ``w``, ``a``, ``acc``, ``mul``,
+        or ``bandwidth`` is not a finite positive number.
+    """
+    if not isinstance(layer, LayerMap):
+        raise ConfigError("layer", layer, "a LayerMap from hwgen.host.mapper.map_gemm")
+    if quant is not None and not all(hasattr(quant, f) for f in ("w", "a", "acc", "mul")):
+        raise ConfigError("quant", quant, "None, a Quant or a LayerQuant (with w, a, acc, mul)")
+    _check_bandwidth(bandwidth)
     q, g = quant or Quant(), layer.gemm
     if layer.top is not None:
         t = layer.top.traffic()
@@ -121,6 +140,8 @@ def gemm_perf(layer: LayerMap, quant=None, bandwidth: float = DEFAULT_BANDWIDTH)
 
 def elementwise_perf(work: Elementwise) -> LayerPerf:
     """Host work: each operation priced as a float32 add, each element read and written in SRAM as float32."""
+    if not isinstance(work, Elementwise):
+        raise ConfigError("work", work, "an Elementwise")
     ops = work.elements * work.ops_per_element
     sram = 2 * _FLOAT32_BYTES * work.elements
     energy = EnergyBreakdown(ops * HOROWITZ_45NM_PJ["fp32_add"], sram * SRAM_PJ_PER_BYTE, 0.0)
@@ -131,7 +152,24 @@ def elementwise_perf(work: Elementwise) -> LayerPerf:
 
 
 def model_perf(mapped, policy=None, bandwidth: float = DEFAULT_BANDWIDTH) -> list[LayerPerf]:
-    """Cost of every mapped layer; ``policy`` (``for_layer(name)``) gives each GEMM's formats."""
+    """Cost of every mapped layer; ``policy`` (``for_layer(name)``) gives each GEMM's formats.
+
+    Raises
+    ------
+    ConfigError
+        If ``mapped`` is not a sequence of LayerMap and Elementwise, ``policy`` has no
+        ``for_layer``, or as :func:`gemm_perf`.
+    """
+    allowed = "a sequence of LayerMap and Elementwise (from hwgen.host.mapper.map_workloads)"
+    if isinstance(mapped, str | bytes) or not hasattr(mapped, "__iter__"):
+        raise ConfigError("mapped", mapped, allowed)
+    mapped = list(mapped)
+    for item in mapped:
+        if not isinstance(item, LayerMap | Elementwise):
+            raise ConfigError("mapped", item, allowed)
+    if policy is not None and not callable(getattr(policy, "for_layer", None)):
+        raise ConfigError("policy", policy, "None or a Policy (with for_layer)")
+    _check_bandwidth(bandwidth)
     out = []
     for item in mapped:
         if isinstance(item, Elementwise):
@@ -144,6 +182,12 @@ def model_perf(mapped, policy=None, bandwidth: float = DEFAULT_BANDWIDTH) -> lis
 
 def totals(perfs: list[LayerPerf]) -> dict:
     """Whole-model sums: MACs, cycles, top cycles, bytes, energy (pJ), MAC-weighted utilisation."""
+    if isinstance(perfs, str | bytes) or not hasattr(perfs, "__iter__"):
+        raise ConfigError("perfs", perfs, "a sequence of LayerPerf")
+    perfs = list(perfs)
+    for p in perfs:
+        if not isinstance(p, LayerPerf):
+            raise ConfigError("perfs", p, "a sequence of LayerPerf")
     gemms = [p for p in perfs if p.kind == "gemm"]
     cycles = sum(p.cycles for p in gemms)
     tops = [p.top_cycles for p in gemms if p.top_cycles is not None]

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.emulation import isa
+from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.float_format import FloatFormat
 from hwgen.emulation.isa import Space, Status
 from hwgen.host.mapper import GemmMap, Read, Run, Write
@@ -44,7 +45,9 @@ class Program:
         return [run_cycles(self.mapping.info, r.m) for r in self.mapping.runs]
 
     def frames(self, first_seq: int = 0) -> list[bytes]:
-        """The command frames, ``seq`` counting from ``first_seq`` modulo 256."""
+        """The command frames, ``seq`` counting from ``first_seq`` modulo 256 (``first_seq`` an int in 0..255)."""
+        if isinstance(first_seq, bool) or not isinstance(first_seq, int) or not 0 <= first_seq <= 255:
+            raise ConfigError("first_seq", first_seq, "an integer in 0..255")
         return [isa.encode_command(first_seq + i, p) for i, p in enumerate(self.payloads)]
 
 
@@ -87,6 +90,21 @@ def _block(matrix: np.ndarray, r0: int, c0: int, count: int, width: int, fill: i
     return out
 
 
+def _check_codes(name: str, codes, fmt) -> np.ndarray:
+    """``codes`` as int64 if they are an integer array of codes of ``fmt`` (a float is not truncated, nothing wraps)."""
+    top = (1 << fmt.width) - 1
+    try:
+        raw = np.asarray(codes)
+    except ValueError:  # ragged nested sequences
+        raw = np.asarray(None)
+    if raw.dtype.kind not in "iu":
+        shown = f"an array of dtype {raw.dtype}" if raw.dtype != object else codes
+        raise ConfigError(name, shown, f"an integer array of codes in 0..{top} ({fmt.name})")
+    if raw.size and (raw.min() < 0 or raw.max() > top):
+        raise ConfigError(name, f"codes {raw.min()}..{raw.max()}", f"{fmt.name} codes, not codes outside 0..{top}")
+    return raw.astype(np.int64)
+
+
 def emit_program(mapping: GemmMap, a_codes, b_codes, value_format) -> Program:
     """The command payloads that compute ``a @ b`` as ``mapping`` lays it out.
 
@@ -101,18 +119,21 @@ def emit_program(mapping: GemmMap, a_codes, b_codes, value_format) -> Program:
 
     Raises
     ------
-    ValueError
-        If the operand shapes are not the mapping's, or a code does not fit the format.
+    ConfigError
+        If ``mapping`` is not a GemmMap, ``value_format`` is not a format of the top's
+        value width, or the operands are not integer code arrays of the mapping's shapes
+        whose codes fit the format (a float code such as 1.5 is not truncated).
     """
-    a, b = np.asarray(a_codes, np.int64), np.asarray(b_codes, np.int64)
+    if not isinstance(mapping, GemmMap):
+        raise ConfigError("mapping", mapping, "a GemmMap from hwgen.host.mapper.plan_top_gemm")
+    width = getattr(value_format, "width", None)
+    if isinstance(width, bool) or not isinstance(width, int) or -(-width // 8) != mapping.info.value_bytes:
+        raise ConfigError("value_format", value_format, f"a format of {mapping.info.value_bytes} bytes (the top's)")
+    a, b = _check_codes("a_codes", a_codes, value_format), _check_codes("b_codes", b_codes, value_format)
     if a.shape != (mapping.m, mapping.k) or b.shape != (mapping.k, mapping.n):
-        raise ValueError(
-            f"operands {a.shape} @ {b.shape} are not allowed; allowed: ({mapping.m}, {mapping.k}) @ "
-            f"({mapping.k}, {mapping.n}) as mapped"
+        raise ConfigError(
+            "operands", f"{a.shape} @ {b.shape}", f"({mapping.m}, {mapping.k}) @ ({mapping.k}, {mapping.n}) as mapped"
         )
-    for name, x in (("a", a), ("b", b)):
-        if x.size and (x.min() < 0 or x.max() >= 1 << value_format.width):
-            raise ValueError(f"{name} codes outside 0..{(1 << value_format.width) - 1} ({value_format.name})")
     streamed, held = (b.T, a.T) if mapping.dataflow == "is" else (a, b)
     info, vb = mapping.info, mapping.info.value_bytes
     w_fill, a_fill = _pad_value(value_format, True), _pad_value(value_format, False)
@@ -135,13 +156,22 @@ def run_program(program: Program, execute: Executor) -> ProgramResult:
 
     Raises
     ------
+    ConfigError
+        If ``program`` is not a Program or ``execute`` is not callable.
     ProgramError
-        If a command's status is not OK or a response has the wrong size.
+        If a command's status is not OK or a response is not a (status, bytes) pair of the right size.
     """
+    if not isinstance(program, Program):
+        raise ConfigError("program", program, "a Program from emit_program")
+    if not callable(execute):
+        raise ConfigError("execute", execute, "a callable taking the payloads and returning (status, bytes) pairs")
     mapping, info = program.mapping, program.mapping.info
     answers = list(execute(program.payloads))
     if len(answers) != len(program.payloads):
         raise ProgramError(f"{len(answers)} responses for {len(program.payloads)} commands")
+    for i, answer in enumerate(answers):
+        if not (isinstance(answer, tuple | list) and len(answer) == 2 and isinstance(answer[1], bytes | bytearray)):
+            raise ProgramError(f"response {i} is {answer!r:.80}; want a (status, bytes) pair")
     out = np.zeros((mapping.streamed, mapping.width), np.int64)
     cycles = []
     ab = info.acc_bytes
@@ -149,6 +179,8 @@ def run_program(program: Program, execute: Executor) -> ProgramResult:
         if status != Status.OK:
             raise ProgramError(f"command {i} ({type(step).__name__}) answered status {status:#04x}")
         if isinstance(step, Run):
+            if len(payload) != 4:
+                raise ProgramError(f"RUN {i} returned {len(payload)} bytes; want 4 (the cycle count)")
             cycles.append(struct.unpack("<I", payload)[0])
         elif isinstance(step, Read):
             if len(payload) != step.count * info.word_bytes(Space.O):
@@ -163,6 +195,8 @@ def run_program(program: Program, execute: Executor) -> ProgramResult:
 
 def model_executor(model) -> Executor:
     """An executor running payloads on an :class:`~hwgen.emulation.accelerator_model.AcceleratorModel`."""
+    if not callable(getattr(model, "execute", None)):
+        raise ConfigError("model", model, "an AcceleratorModel (an object with execute(payload))")
 
     def execute(payloads: Sequence[bytes]) -> list[tuple[int, bytes]]:
         """``(status, response)`` of each payload, executed in order."""
