@@ -35,7 +35,7 @@ def lint(verilog_path, waivers_path) -> tuple[bool, str]:
 
 def run_build(args: argparse.Namespace) -> int:
     """Build the design the options describe; lint it (``build``) or synthesise it (``synth``)."""
-    console = Console()
+    console = Console(soft_wrap=True)  # paths in messages are never cut
     if args.command == "synth":
         _check_synth_options(args)
     arch = get_architecture(args.arch)

@@ -79,7 +79,7 @@ def _build(args: argparse.Namespace) -> int:
     cfg = config_from_args(get_architecture(args.arch), args)
     top = accelerator_top(cfg, board, args.baud)  # bad values raise here, before the progress display
     out = writable_dir(args.out or f"build/fpga/{board.name}/{cfg.top_name}", "out")
-    console = Console()
+    console = Console(soft_wrap=True)  # paths in messages are never cut
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:
         tasks = {stage: bar.add_task(stage, total=1, start=False) for stage in STAGES}
@@ -119,7 +119,7 @@ def print_result(result, console: Console | None = None) -> int:
     int
         The exit status: 0, or 1 if the design misses the board clock.
     """
-    _print_report(console or Console(), result)
+    _print_report(console or Console(soft_wrap=True), result)
     report = result.report
     if not result.timing_met:
         fmax = "no Fmax in nextpnr's report" if report.fmax_mhz is None else f"Fmax {report.fmax_mhz} MHz"

@@ -116,6 +116,8 @@ def config_from_args(arch: Architecture, args: argparse.Namespace):
 
 def writable_dir(path: str | Path, option: str) -> Path:
     """Create ``path`` if needed and prove it writable, or raise ConfigError naming ``option``."""
+    if not str(path).strip():  # Path("") is the current folder: an empty option must not mean "here"
+        raise ConfigError(option, str(path), "a folder path")
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)

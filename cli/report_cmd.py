@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.fidelity.strip():
         raise ConfigError("fidelity", args.fidelity, "a folder path")
     out = writable_dir(args.out, "out")
-    console = Console()
+    console = Console(soft_wrap=True)  # paths in messages are never cut
     written = _perf_plots(console, out, target, policy, args.tokens)
     written += _accuracy_energy(console, out, target, args)
     for path in written:

@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace, setup) -> int:
     target, policy = setup.target, setup.policy
     # Piped output (logs, CI) gets a width that fits the whole per-layer table, not rich's 80.
-    console = Console() if sys.stdout.isatty() else Console(width=170)
+    console = Console(soft_wrap=True) if sys.stdout.isatty() else Console(width=170, soft_wrap=True)
     from hwgen.host.report import top_info
 
     info = top_info(target, policy.default, setup.depths)

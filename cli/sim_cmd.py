@@ -67,7 +67,7 @@ def run_sim(args: argparse.Namespace) -> int:
         raise ConfigError("seed", args.seed, f"an integer from 0 to {MAX_SEED}")
     sims = _simulators(args.simulator)
     work = writable_dir(args.work or f"build/sim/{cfg.top_name}", "work")
-    console = Console()
+    console = Console(soft_wrap=True)  # paths in messages are never cut
     all_passed = True
     for simulator in sims:
         with console.status(f"{cfg.top_name}: generating Verilog, compiling and simulating on {simulator}"):

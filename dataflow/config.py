@@ -8,6 +8,7 @@ from pathlib import Path
 
 from hwgen.emulation import IntFormat, LMul, get_format
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.isa import MAX_DIM
 
 __all__ = ["ACCS", "ARCHS", "DATAFLOWS", "MAX_DIM", "MULS", "SATURATING_ACCS", "ArrayConfig"]
 
@@ -15,8 +16,6 @@ __all__ = ["ACCS", "ARCHS", "DATAFLOWS", "MAX_DIM", "MULS", "SATURATING_ACCS", "
 ARCHS = ("systolic",)
 #: Dataflows of the systolic array.
 DATAFLOWS = ("ws", "is", "os")
-#: Largest rows/cols: beyond it Verilator builds and wide stream payloads stop being practical.
-MAX_DIM = 64
 #: Activation/weight formats, each with the accumulators allowed for it.
 ACCS = {
     "int8": ("int32", "int32_sat"),

@@ -56,6 +56,7 @@ __all__ = [
     "CMD_SYNC",
     "CYCLES_SIZE",
     "ISA_VERSION",
+    "MAX_DIM",
     "RSP_SYNC",
     "SEQ_BITS",
     "STATUS_SIZE",
@@ -82,6 +83,10 @@ RSP_HEADER = 5  # sync, seq, status, len (2)
 CRC_BYTES = 2
 #: Width of ``seq``: the host counts commands modulo ``2 ** SEQ_BITS``.
 SEQ_BITS = 8
+#: Largest rows/cols of an array behind the top (and of any systolic array hwgen builds): the
+#: ``DeviceInfo`` fields are one byte, and beyond 64 Verilator builds and wide stream payloads
+#: stop being practical. Defined here, in the pure layer, so the host and the RTL read one number.
+MAX_DIM = 64
 #: What ``PING`` reports as ``version``; 2 widened the dtype name to 32 bytes.
 ISA_VERSION = 2
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,8 +78,10 @@ def synthesize(
         family and device, the first error the tool reported and the log file.
     """
     target = resolve_target(family, device, package)
-    if clock_mhz_target is not None and not clock_mhz_target > 0:
-        raise ConfigError("clock_mhz_target", clock_mhz_target, "a frequency in MHz greater than 0")
+    if clock_mhz_target is not None and not (
+        isinstance(clock_mhz_target, int | float) and math.isfinite(clock_mhz_target) and clock_mhz_target > 0
+    ):
+        raise ConfigError("clock_mhz_target", clock_mhz_target, "a finite frequency in MHz greater than 0")
     say = progress or _quiet
     work = Path(work_dir)
     work.mkdir(parents=True, exist_ok=True)

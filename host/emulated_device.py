@@ -6,13 +6,12 @@ import math
 import struct
 from collections import deque
 
-from hwgen.dataflow.config import MAX_DIM
 from hwgen.emulation import isa
 from hwgen.emulation.accelerator_model import AcceleratorModel
 from hwgen.emulation.accelerator_timing import run_cycles
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.formats import get_format
-from hwgen.emulation.isa import CMD_SYNC, CRC_BYTES, DeviceInfo, Opcode
+from hwgen.emulation.isa import CMD_SYNC, CRC_BYTES, MAX_DIM, DeviceInfo, Opcode
 from hwgen.host.driver import device_formats
 from hwgen.host.transports import MAX_BAUD, _int_field
 
@@ -37,7 +36,7 @@ def emulated_info(
     ------
     ConfigError
         If a field is out of range (``rows`` and ``cols`` as for
-        :class:`~hwgen.dataflow.config.ArrayConfig`: 1 to ``MAX_DIM``) or the dtype is unknown.
+        :data:`hwgen.emulation.isa.MAX_DIM`) or the dtype is unknown.
     """
     for name, value, top in (("rows", rows, MAX_DIM), ("cols", cols, MAX_DIM), ("max_payload", max_payload, 65535)):
         _check_int(name, value, top)
@@ -84,7 +83,7 @@ class EmulatedDevice:
     ------
     ConfigError
         If ``info`` has more rows or columns than ``MAX_DIM`` (the bound of
-        :class:`~hwgen.dataflow.config.ArrayConfig`), or another argument is not allowed.
+        :data:`hwgen.emulation.isa.MAX_DIM`), or another argument is not allowed.
     """
 
     def __init__(self, info=None, *, baud=None, inter_byte_timeout_s=None, clk_freq=None, mul="exact"):

@@ -9,6 +9,7 @@ import numpy as np
 
 from hwgen.emulation.bitslice import SliceCoding, fused_lanes
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.isa import MAX_DIM
 from hwgen.emulation.pim_model import PimConfig
 from hwgen.emulation.sparse_chain import MAX_WINDOW, SparseChainConfig
 
@@ -39,7 +40,7 @@ TARGET_FORMS = (
     "pim:Cch[:Bb] (C PIM channels of B banks; e.g. pim:16ch)",
     "prefill=TARGET,decode=TARGET (e.g. prefill=systolic:16x16:ws,decode=pim:16ch)",
 )
-_MAX_DIM = 64
+_MAX_DIM = MAX_DIM  # the top's and every systolic array's bound
 # Longest run of digits a number in a target text may have (int() refuses more than 4300).
 _MAX_DIGITS = 9
 

@@ -13,7 +13,7 @@ from hwgen.emulation import isa
 from hwgen.emulation.isa import Opcode, Status
 from hwgen.host.backends import ProgramBackend
 from hwgen.host.program import Program, ProgramError, ProgramResult, run_program
-from hwgen.sim.cocotb_runner import CocotbSession, SimulationError, load_job
+from hwgen.sim.cocotb_runner import CocotbSession, SimulationError, load_job, locked
 
 __all__ = ["RtlBackend", "RtlRun", "rtl_program"]
 
@@ -105,9 +105,12 @@ class RtlBackend(ProgramBackend):
         if key not in _SESSIONS:
             from hwgen.dataflow.accelerator import build_top
 
-            build = build_top(self.top_cfg, self.work_dir / "rtl")
-            session = CocotbSession([build.verilog], self.top_cfg.top_name, self.simulator, self.work_dir)
-            _SESSIONS[key] = session.build()
+            # Another process may run the same top from the same folder: writing the Verilog and
+            # compiling it (cached by content) happen under one lock, so neither reads a half-written file.
+            with locked(self.work_dir / "rtl.lock"):
+                build = build_top(self.top_cfg, self.work_dir / "rtl")
+                session = CocotbSession([build.verilog], self.top_cfg.top_name, self.simulator, self.work_dir)
+                _SESSIONS[key] = session.build()
         return _SESSIONS[key]
 
     def run_commands(self, payloads, seed: int = 0, valid_prob: float = 1.0, ready_prob: float = 1.0) -> RtlRun:
