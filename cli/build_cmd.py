@@ -40,7 +40,7 @@ def run_build(args: argparse.Namespace) -> int:
         _check_synth_options(args)
     arch = get_architecture(args.arch)
     cfg = config_from_args(arch, args)
-    out = writable_dir(args.out or f"build/{cfg.top_name}", "out")
+    out = writable_dir(args.out if args.out is not None else f"build/{cfg.top_name}", "out")
     check_build_folder(out)
     linting = args.command == "build" and not args.no_lint
     with console.status(f"Generating Verilog for {cfg.top_name}"):

@@ -78,7 +78,7 @@ def _build(args: argparse.Namespace) -> int:
         raise ConfigError("seed", args.seed, f"an integer from 0 to {_MAX_SEED}")
     cfg = config_from_args(get_architecture(args.arch), args)
     top = accelerator_top(cfg, board, args.baud)  # bad values raise here, before the progress display
-    out = writable_dir(args.out or f"build/fpga/{board.name}/{cfg.top_name}", "out")
+    out = writable_dir(args.out if args.out is not None else f"build/fpga/{board.name}/{cfg.top_name}", "out")
     console = Console(soft_wrap=True)  # paths in messages are never cut
     columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console) as bar:

@@ -66,7 +66,7 @@ def run_sim(args: argparse.Namespace) -> int:
     if not 0 <= args.seed <= MAX_SEED:
         raise ConfigError("seed", args.seed, f"an integer from 0 to {MAX_SEED}")
     sims = _simulators(args.simulator)
-    work = writable_dir(args.work or f"build/sim/{cfg.top_name}", "work")
+    work = writable_dir(args.work if args.work is not None else f"build/sim/{cfg.top_name}", "work")
     console = Console(soft_wrap=True)  # paths in messages are never cut
     all_passed = True
     for simulator in sims:

@@ -173,8 +173,9 @@ class SparseChainConfig:
         _check_int("group_size", self.group_size, 1, self.length)
         if self.length % self.group_size:
             raise ConfigError("group_size", self.group_size, f"a divisor of length={self.length}")
-        # type() first: 4.0 == 4 and True == 1 would pass a plain membership test, and [4] is unhashable.
-        if type(self.weight_bits) is not int or self.weight_bits not in _WEIGHT_BITS:
+        # The type first: 4.0 == 4 and True == 1 would pass a plain membership test, and [4] is unhashable.
+        integer = isinstance(self.weight_bits, int | np.integer) and not isinstance(self.weight_bits, bool)
+        if not integer or self.weight_bits not in _WEIGHT_BITS:
             raise ConfigError("weight_bits", self.weight_bits, "8 or 4")
         if not isinstance(self.packed, bool):
             raise ConfigError("packed", self.packed, "True or False")

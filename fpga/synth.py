@@ -79,7 +79,10 @@ def synthesize(
     """
     target = resolve_target(family, device, package)
     if clock_mhz_target is not None and not (
-        isinstance(clock_mhz_target, int | float) and math.isfinite(clock_mhz_target) and clock_mhz_target > 0
+        isinstance(clock_mhz_target, int | float)
+        and not isinstance(clock_mhz_target, bool)
+        and math.isfinite(clock_mhz_target)
+        and clock_mhz_target > 0
     ):
         raise ConfigError("clock_mhz_target", clock_mhz_target, "a finite frequency in MHz greater than 0")
     say = progress or _quiet

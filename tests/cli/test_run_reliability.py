@@ -159,3 +159,12 @@ def test_ctrl_c_during_sim_is_one_line_and_exit_130(tmp_path):
     time.sleep(0.5)
     leftovers = subprocess.run(["pgrep", "-g", str(proc.pid)], capture_output=True, text=True).stdout.split()
     assert leftovers == [], f"processes of the interrupted run still alive: {leftovers}"
+
+
+@pytest.mark.parametrize("argv", [["build", "--no-lint"], ["report"], ["sim", "--gemm", "2x2x2"]])
+def test_empty_out_folder_is_not_the_current_folder(capsys, tmp_path, monkeypatch, argv):
+    monkeypatch.chdir(tmp_path)
+    option = "--work" if argv[0] == "sim" else "--out"
+    assert main([*argv, option, ""]) == 2
+    assert f"{option} ''" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -350,3 +350,9 @@ def test_cycle_formula_of_the_n_results_layout():
         cost = gemv_cost(cfg, 64, 256, code)
         assert (cost.results_per_beat, cost.acts_per_beat, cost.mode) == (n, cfg.span(code), cfg.modes[code])
     assert gemv_beats(cfg, 5, 129, cfg.mode_code(1, 8)) == 5 * 2  # ragged edges round up
+
+
+@pytest.mark.parametrize("bits", [4.0, 8.0, True, [4], "4", np.int64(5)])
+def test_weight_bits_must_be_the_int_8_or_4(bits):
+    with pytest.raises(ConfigError, match="weight_bits"):
+        SparseChainConfig(weight_bits=bits)

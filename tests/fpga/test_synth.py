@@ -144,3 +144,9 @@ def test_bad_target_is_a_value_error_naming_what_is_allowed(tmp_path, kwargs, fi
     assert isinstance(info.value, ConfigError) and info.value.field == field
     if field == "family":
         assert "ice40, ecp5" in str(info.value)
+
+
+@pytest.mark.parametrize("target", [float("inf"), float("nan"), 0, -5, "100", True])
+def test_clock_target_must_be_finite_and_positive(tmp_path, target):
+    with pytest.raises(ConfigError, match="clock_mhz_target"):
+        synthesize("module t; endmodule", "t", "ecp5", tmp_path, clock_mhz_target=target)
