@@ -250,7 +250,9 @@ def test_random_argv(stubbed, command_group):
         commands = _subparsers(build_parser(arch if arch in ARCHITECTURES else "systolic"))
         wanted = {"build": ("build", "synth"), "sim": ("sim",), "run": ("run",)}.get(command_group)
         commands = {
-            k: v for k, v in commands.items() if (k in wanted if wanted else k.split()[0] in ("report", "fpga"))
+            k: v
+            for k, v in commands.items()
+            if (k in wanted if wanted else k.split()[0] in ("report", "fpga", "doctor"))
         }
         argv = _random_argv(rng, commands, stubbed)
         if arch != "systolic" and argv[0] in ("build", "synth", "sim", "fpga") and rng.random() < 0.9:
