@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.isa import DeviceInfo, Space
 from hwgen.host.targets import BitSliceTarget, MixedTarget, PimTarget, SparseTarget, SystolicTarget
-from hwgen.host.workload import Elementwise, Gemm
+from hwgen.host.workload import Elementwise, Gemm, checked_sequence
 
 __all__ = [
     "DEFAULT_DEPTHS",
@@ -393,13 +393,7 @@ def map_workloads(workloads, target, info: DeviceInfo | None = None, phase: str 
     ConfigError
         If ``workloads`` is not a sequence of Gemm and Elementwise, or as :func:`map_gemm`.
     """
-    allowed = "a sequence of Gemm and Elementwise"
-    if isinstance(workloads, str | bytes) or not hasattr(workloads, "__iter__"):
-        raise ConfigError("workloads", workloads, allowed)
-    workloads = list(workloads)
-    for work in workloads:
-        if not isinstance(work, Gemm | Elementwise):
-            raise ConfigError("workloads", work, allowed)
+    workloads = checked_sequence("workloads", workloads, (Gemm, Elementwise), "a sequence of Gemm and Elementwise")
     out = []
     for i, work in enumerate(workloads):
         out.append(work if isinstance(work, Elementwise) else map_gemm(work, target, info, phase))

@@ -10,7 +10,7 @@ from hwgen.emulation.formats import int8, int32
 from hwgen.host.energy import HOROWITZ_45NM_PJ, SRAM_PJ_PER_BYTE, EnergyBreakdown, mac_energy
 from hwgen.host.mapper import LINK_BYTES_PER_CYCLE, LayerMap
 from hwgen.host.targets import BitSliceTarget, PimTarget
-from hwgen.host.workload import Elementwise
+from hwgen.host.workload import Elementwise, checked_sequence
 
 __all__ = ["DEFAULT_BANDWIDTH", "LayerPerf", "Quant", "elementwise_perf", "gemm_perf", "model_perf", "totals"]
 
@@ -161,12 +161,7 @@ def model_perf(mapped, policy=None, bandwidth: float = DEFAULT_BANDWIDTH) -> lis
         ``for_layer``, or as :func:`gemm_perf`.
     """
     allowed = "a sequence of LayerMap and Elementwise (from hwgen.host.mapper.map_workloads)"
-    if isinstance(mapped, str | bytes) or not hasattr(mapped, "__iter__"):
-        raise ConfigError("mapped", mapped, allowed)
-    mapped = list(mapped)
-    for item in mapped:
-        if not isinstance(item, LayerMap | Elementwise):
-            raise ConfigError("mapped", item, allowed)
+    mapped = checked_sequence("mapped", mapped, (LayerMap, Elementwise), allowed)
     if policy is not None and not callable(getattr(policy, "for_layer", None)):
         raise ConfigError("policy", policy, "None or a Policy (with for_layer)")
     _check_bandwidth(bandwidth)

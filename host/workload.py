@@ -8,7 +8,7 @@ import numpy as np
 
 from hwgen.emulation.errors import ConfigError
 
-__all__ = ["MAX_COUNT", "Elementwise", "Gemm"]
+__all__ = ["MAX_COUNT", "Elementwise", "Gemm", "checked_sequence"]
 
 #: Largest size of one dimension (``m``, ``k``, ``n``, ``batch``) or element count: 2**48, far
 #: beyond any model, small enough that products of sizes stay finite as floats (cost models).
@@ -96,3 +96,17 @@ class Elementwise:
         _check_name("kind", self.kind)
         _check_count(self, "elements")
         _check_count(self, "ops_per_element")
+
+
+def checked_sequence(field: str, items, types: tuple[type, ...], allowed: str) -> list:
+    """``items`` as a list, each of ``types``; ConfigError naming ``field`` and ``allowed`` otherwise.
+
+    A string is refused although it iterates: it is never a sequence of workloads.
+    """
+    if isinstance(items, str | bytes) or not hasattr(items, "__iter__"):
+        raise ConfigError(field, items, allowed)
+    items = list(items)
+    for item in items:
+        if not isinstance(item, types):
+            raise ConfigError(field, item, allowed)
+    return items

@@ -4,7 +4,6 @@ import json
 
 import pytest
 
-from hwgen.cli import main as cli_main
 from hwgen.dataflow.registry import ARCHITECTURES
 
 #: Small designs of every architecture (the same list as test_cli's build-and-lint test).
@@ -18,18 +17,6 @@ SMALL = {
     "pim": ["--banks", "2", "--rows", "4", "--cols", "4", "--lanes", "2", "--dtype", "bfloat16", "--acc", "float32"],
     "top": ["--rows", "2", "--cols", "2", "--link", "stream"],
 }
-
-
-@pytest.fixture
-def hwgen(capsys):
-    """Run ``hwgen`` in this process; return (status, stdout, stderr)."""
-
-    def run(*argv):
-        status = cli_main.main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
 
 
 def _manifest(folder):

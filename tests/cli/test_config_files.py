@@ -5,21 +5,8 @@ import json
 
 import pytest
 
-from hwgen.cli import main as cli_main
 from hwgen.dataflow.registry import ARCHITECTURES, make_config, type_name
 from hwgen.emulation.errors import ConfigError
-
-
-@pytest.fixture
-def hwgen(capsys):
-    """Run ``hwgen`` in this process; return (status, stdout, stderr)."""
-
-    def run(*argv):
-        status = cli_main.main([str(a) for a in argv])
-        out, err = capsys.readouterr()
-        return status, out, err
-
-    return run
 
 
 def _one_line(status, err, *names):

@@ -48,16 +48,7 @@ def round_code(fmt: FloatFormat, x: float, mode: str, u: Fraction | None = None)
             "stochastic": u is not None and u < d,
         }[mode]
         code = i if up else i - 1
-    trunc = mode == "toward_zero" or (mode == "up" and neg) or (mode == "down" and not neg)
-    if code > fmt.max_code:
-        policy = fmt.resolved_overflow
-        if trunc or policy == "saturate":
-            code = fmt.max_code
-        else:
-            code = fmt.nan_code if policy == "nan" else fmt.inf_code
-    if code == 0 and fmt.specials == "fnuz":
-        return 0
-    return code | (fmt.sign_mask if neg else 0)
+    return _signed_code(fmt, code, neg, mode)
 
 
 def round_fraction(fmt: FloatFormat, v: Fraction, mode: str = "nearest_even") -> Fraction:
@@ -123,6 +114,11 @@ def exact_code(fmt: FloatFormat, v: Fraction, mode: str = "nearest_even", neg_ze
         code = lo + (d != 0 and away)
         if not fmt.subnormals and code < 1 << fmt.man_bits:
             code = 0
+    return _signed_code(fmt, code, neg, mode)
+
+
+def _signed_code(fmt: FloatFormat, code: int, neg: bool, mode: str) -> int:
+    """The magnitude ``code`` after the format's overflow policy, with the sign bit of ``neg``."""
     if code > fmt.max_code:
         trunc = mode == "toward_zero" or (mode == "up" and neg) or (mode == "down" and not neg)
         policy = fmt.resolved_overflow
