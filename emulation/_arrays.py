@@ -9,6 +9,8 @@ __all__: list[str] = []
 
 # Kinds NumPy uses for bool, signed int, unsigned int and float dtypes.
 _NUMERIC_KINDS = "biuf"
+_NONE_BAD = object()
+_FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def as_numeric(values, what: str = "values", big_ints: bool = False) -> np.ndarray:
@@ -25,8 +27,8 @@ def as_numeric(values, what: str = "values", big_ints: bool = False) -> np.ndarr
     if arr.dtype.kind in _NUMERIC_KINDS:
         return arr
     if big_ints and arr.dtype == object:
-        bad = next((v for v in arr.flat if not isinstance(v, (int, float, np.integer, np.floating))), None)
-        if bad is None:
+        bad = next((v for v in arr.flat if not isinstance(v, (int, float, np.integer, np.floating))), _NONE_BAD)
+        if bad is _NONE_BAD:  # a sentinel, not None: None itself is a bad element
             return arr
         raise FormatError(f"{what} of dtype object must hold only ints and floats; got {bad!r} ({type(bad).__name__})")
     raise FormatError(f"{what} must have a bool, integer or float dtype; got dtype {arr.dtype}")
@@ -72,3 +74,23 @@ def code_dtype(width: int) -> np.dtype:
         if width <= np.dtype(dt).itemsize * 8:
             return np.dtype(dt)
     raise FormatError(f"width {width} too large; allowed: 1..64")
+
+
+def float_dtype(dtype) -> np.dtype:
+    """``dtype`` as a NumPy dtype if it is float32 or float64, else raise FormatError."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError as exc:
+        raise FormatError(f"dtype must be float32 or float64; got {dtype!r}") from exc
+    if dt not in _FLOAT_DTYPES:
+        raise FormatError(f"dtype must be float32 or float64; got {dt}")
+    return dt
+
+
+def check_axis(axis, ndim: int) -> int:
+    """``axis`` as an int in ``-ndim..ndim-1``, else raise FormatError (bools are refused)."""
+    if ndim == 0:
+        raise FormatError(f"axis {axis!r} needs values of at least one dimension; got 0-d values")
+    if isinstance(axis, (bool, np.bool_)) or not isinstance(axis, (int, np.integer)) or not -ndim <= axis < ndim:
+        raise FormatError(f"axis must be an int in {-ndim}..{ndim - 1} for {ndim}-D values; got {axis!r}")
+    return int(axis)

@@ -5,6 +5,7 @@ from fractions import Fraction
 
 import numpy as np
 
+from ._arrays import check_axis
 from ._round_odd import odd_sum, special_sum, sum_odd
 from .errors import FormatError
 from .float_format import FloatFormat
@@ -268,8 +269,9 @@ def accumulate(products, acc, order: str = "sequential", chunk=None, axis: int =
     exact value after every addition, int64 overflow included.
     """
     check_acc(acc, order, chunk)
-    p = np.moveaxis(np.asarray(products), axis, 0)
+    p = np.asarray(products)
     if p.dtype.kind not in "biuf":
         raise FormatError(f"products must be numeric; got dtype {p.dtype}")
+    p = np.moveaxis(p, check_axis(axis, p.ndim), 0)
     adder = Adder(acc, rng)
     return reduce_axis0(adder, adder.prepare(p), order, chunk)

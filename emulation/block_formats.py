@@ -4,7 +4,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ._arrays import as_codes, as_numeric, as_real
+from ._arrays import as_codes, as_numeric, as_real, check_axis, float_dtype
 from .errors import FormatError
 from .float_format import FloatFormat
 from .formats import float4_e2m1fn, float6_e2m3fn, float6_e3m2fn, float8_e4m3fn, float8_e5m2, float8_e8m0fnu
@@ -36,10 +36,7 @@ def _blocks(x: np.ndarray, axis: int, size: int):
     """Move ``axis`` last and zero-pad it to a multiple of ``size``; return (blocks, n)."""
     if x.ndim == 0:
         raise FormatError("values must have at least one dimension")
-    try:
-        x = np.moveaxis(x, axis, -1)
-    except np.exceptions.AxisError as exc:
-        raise FormatError(f"axis {axis} out of range for values of shape {x.shape}") from exc
+    x = np.moveaxis(x, check_axis(axis, x.ndim), -1)
     n = x.shape[-1]
     pad = -n % size
     if pad:
@@ -115,6 +112,7 @@ class MXFormat:
     scale_rule: str = "floor"
 
     def __post_init__(self):
+        _check_name(self.name)
         if not isinstance(self.element, (FloatFormat, IntFormat)):
             raise FormatError(f"element must be a FloatFormat or IntFormat; got {self.element!r}")
         if isinstance(self.element, IntFormat) and (not self.element.signed or self.element.bits < 2):
@@ -211,23 +209,24 @@ class MXFormat:
         ``dtype`` float64 is always exact; float32 is exact unless a value leaves
         float32 range (it then becomes ±Inf or rounds as a float32 subnormal).
         """
+        dt = float_dtype(dtype)
         s = as_codes(scales, 8)
         p = self.element.decode(elements)
         p = p.astype(np.float64) * 2.0**-self._int_frac_bits
         pb, n = _blocks(p, axis, self.block_size)
+        _check_ndim("scales", s, p)
         sb = np.moveaxis(s, axis, -1).astype(np.int64)
         if sb.shape != pb.shape[:-1]:
             raise FormatError(f"scales shape {s.shape} does not match {pb.shape[:-1]} blocks of the elements")
         out = pb * np.ldexp(1.0, sb - 127)[..., None]
         out[sb == float8_e8m0fnu.nan_code] = np.nan
         with np.errstate(over="ignore"):
-            return _unblock(out, n, axis).astype(dtype)
+            return _unblock(out, n, axis).astype(dt)
 
     def quantise(self, values, axis: int = -1, rng=None, dtype=None) -> np.ndarray:
         """Return ``decode(*encode(values))`` in the input's float dtype (float64 for non-floats)."""
         x = as_numeric(values, big_ints=True)
-        if dtype is None:
-            dtype = np.float32 if x.dtype == np.float32 else np.float64
+        dtype = float_dtype(dtype) if dtype is not None else np.float32 if x.dtype == np.float32 else np.float64
         return self.decode(*self.encode(x, axis, rng), axis=axis, dtype=dtype)
 
 
@@ -248,6 +247,18 @@ def _keep_underflow(y: np.ndarray, x: np.ndarray) -> None:
     if lost.any():
         tiny = np.finfo(y.dtype).smallest_subnormal
         y[lost] = np.copysign(tiny, x[lost]).astype(y.dtype)
+
+
+def _check_ndim(what: str, codes: np.ndarray, elements: np.ndarray) -> None:
+    if codes.ndim != elements.ndim:
+        raise FormatError(
+            f"{what} must have as many dimensions as the elements ({elements.ndim}); got shape {codes.shape}"
+        )
+
+
+def _check_name(name) -> None:
+    if not isinstance(name, str) or not name:
+        raise FormatError(f"name must be a non-empty str; got {name!r}")
 
 
 def _check_block_size(size) -> None:
@@ -312,6 +323,7 @@ class BFPFormat:
     rounding: str = "nearest_even"
 
     def __post_init__(self):
+        _check_name(self.name)
         _check_block_size(self.block_size)
         for field, lo, hi in (("man_bits", 1, 23), ("exp_bits", 2, 10)):
             v = getattr(self, field)
@@ -362,7 +374,9 @@ class BFPFormat:
         mag = (c & ((1 << self.man_bits) - 1)).astype(np.float64)
         v = np.where(c >> self.man_bits, -mag, mag)
         vb, n = _blocks(v, axis, self.block_size)
-        e = np.moveaxis(as_codes(exponents, self.exp_bits), axis, -1).astype(np.int64) - self.exp_bias
+        e = as_codes(exponents, self.exp_bits)
+        _check_ndim("exponents", e, v)
+        e = np.moveaxis(e, axis, -1).astype(np.int64) - self.exp_bias
         if e.shape != vb.shape[:-1]:
             raise FormatError(f"exponents shape {e.shape} does not match {vb.shape[:-1]} blocks")
         return _unblock(np.ldexp(vb, (e - self.man_bits + 1)[..., None]), n, axis)

@@ -340,8 +340,9 @@ class BipolarFormat:
     def _clamped(self, arr: np.ndarray) -> np.ndarray:
         """float64 values clamped to ``±(max_value + 2)`` (which keeps every code), exactly; NaN/Inf raise."""
         edge = self.max_value + 2
-        if arr.dtype == object and all(isinstance(v, (int, np.integer)) for v in arr.flat):
-            return np.array([min(edge, max(-edge, int(v))) for v in arr.flat], np.float64).reshape(arr.shape)
+        if arr.dtype == object:  # Python ints of any size and floats: clamp the ints as ints
+            flat = [min(edge, max(-edge, int(v))) if isinstance(v, (int, np.integer)) else v for v in arr.flat]
+            arr = np.array(flat, np.float64).reshape(arr.shape)
         if arr.dtype.kind == "u":
             return np.minimum(arr, edge).astype(np.float64)
         if arr.dtype.kind in "bi":

@@ -49,8 +49,11 @@ from __future__ import annotations
 import enum
 import struct
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
+
+from .errors import ConfigError
 
 __all__ = [
     "CMD_SYNC",
@@ -157,7 +160,8 @@ class DeviceInfo:
     ------
     ValueError
         If ``dtype`` is not printable ASCII of 1 to ``DTYPE_BYTES`` characters, or
-        ``dataflow`` is not one of ``DATAFLOWS``.
+        ``dataflow`` is not one of ``DATAFLOWS``; :class:`~hwgen.emulation.errors.ConfigError`
+        (a ValueError) if a number field is not an int that fits its u8/u16 field.
     """
 
     rows: int
@@ -176,8 +180,12 @@ class DeviceInfo:
     _FORMAT = f"<BBBBBBHHHH{DTYPE_BYTES}s"
     SIZE = struct.calcsize(_FORMAT)
     DATAFLOWS = ("ws", "is", "os")
+    _FIELD_BITS: ClassVar[dict[str, int]] = {"version": 8, "rows": 8, "cols": 8, "value_bytes": 8, "acc_bytes": 8}
+    _FIELD_BITS |= {"w_depth": 16, "a_depth": 16, "o_depth": 16, "max_payload": 16}
 
     def __post_init__(self):
+        for field, bits in self._FIELD_BITS.items():
+            _check_uint(field, getattr(self, field), bits)
         name, limit = self.dtype, self.DTYPE_BYTES
         # A name cut to fit would reach the host as another name, or clash with one.
         if not (isinstance(name, str) and 1 <= len(name) <= limit and name.isascii() and name.isprintable()):
@@ -250,15 +258,53 @@ def crc16(data: bytes, crc: int = 0xFFFF) -> int:
     return crc
 
 
+def _check_uint(field: str, value, bits: int) -> int:
+    """``value`` as an int if it fits an unsigned field of ``bits`` bits; ConfigError otherwise (bools too)."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or not 0 <= value < 1 << bits:
+        raise ConfigError(field, value, f"an int in 0..{(1 << bits) - 1}")
+    return int(value)
+
+
+def _check_payload(payload) -> bytes:
+    if not isinstance(payload, (bytes, bytearray, memoryview)):
+        raise ConfigError("payload", payload, "bytes, bytearray or memoryview")
+    payload = bytes(payload)
+    if len(payload) > 0xFFFF:
+        raise ConfigError("payload", f"<{len(payload)} bytes>", "at most 65535 bytes (the u16 length field)")
+    return payload
+
+
+def _check_seq(seq) -> int:
+    """A non-negative int sequence number, taken modulo ``2 ** SEQ_BITS``."""
+    if isinstance(seq, (bool, np.bool_)) or not isinstance(seq, (int, np.integer)) or seq < 0:
+        raise ConfigError("seq", seq, f"a non-negative int (sent modulo {1 << SEQ_BITS})")
+    return int(seq) % (1 << SEQ_BITS)
+
+
+def _check_space(space) -> Space:
+    if isinstance(space, (bool, np.bool_)) or not isinstance(space, (int, np.integer)) or space not in set(Space):
+        raise ConfigError("space", space, "a Space (W=0, A=1, O=2)")
+    return Space(space)
+
+
 def encode_command(seq: int, payload: bytes) -> bytes:
-    """One command frame around ``payload``."""
-    body = struct.pack("<BH", seq % (1 << SEQ_BITS), len(payload)) + bytes(payload)
+    """One command frame around ``payload``.
+
+    Raises
+    ------
+    ConfigError
+        If ``seq`` is not a non-negative int (it is sent modulo ``2 ** SEQ_BITS``), or
+        ``payload`` is not bytes-like of at most 65535 bytes.
+    """
+    seq, payload = _check_seq(seq), _check_payload(payload)
+    body = struct.pack("<BH", seq, len(payload)) + payload
     return bytes([CMD_SYNC]) + body + struct.pack("<H", crc16(body))
 
 
 def encode_response(seq: int, status: int, payload: bytes = b"") -> bytes:
-    """One response frame around ``payload``."""
-    body = struct.pack("<BBH", seq % (1 << SEQ_BITS), int(status), len(payload)) + bytes(payload)
+    """One response frame around ``payload`` (checked as in :func:`encode_command`; ``status`` is a u8)."""
+    seq, status, payload = _check_seq(seq), _check_uint("status", status, 8), _check_payload(payload)
+    body = struct.pack("<BBH", seq, status, len(payload)) + payload
     return bytes([RSP_SYNC]) + body + struct.pack("<H", crc16(body))
 
 
@@ -311,18 +357,35 @@ def status() -> bytes:
 
 
 def write(space: Space, addr: int, words: np.ndarray) -> bytes:
-    """``WRITE`` payload; ``words`` is a ``(count, word_bytes)`` uint8 array of whole words."""
-    words = np.asarray(words, dtype=np.uint8)
-    if words.ndim != 2:
-        raise ValueError(f"WRITE words must be a (count, word_bytes) uint8 array; got shape {words.shape}")
-    return struct.pack("<BBHH", Opcode.WRITE, int(space), addr, words.shape[0]) + words.tobytes()
+    """``WRITE`` payload; ``words`` is a ``(count, word_bytes)`` array of byte values (0..255) of whole words.
+
+    Fields are only checked to fit the wire format (a ``count`` of 0 or an address
+    past the scratchpad is sent, for the device to answer ``BAD_ARGS``).
+
+    Raises
+    ------
+    ConfigError
+        If ``space`` is not a :class:`Space`, ``addr`` not a u16, or ``words`` not a
+        2-D integer array of byte values with at most 65535 rows.
+    """
+    space, addr = _check_space(space), _check_uint("addr", addr, 16)
+    arr = np.asarray(words)
+    if arr.ndim != 2 or arr.dtype.kind not in "iu" or (arr.size and not 0 <= int(arr.min()) <= int(arr.max()) <= 255):
+        raise ConfigError("words", words, "a (count, word_bytes) integer array of byte values 0..255")
+    count = _check_uint("count", arr.shape[0], 16)
+    return struct.pack("<BBHH", Opcode.WRITE, space, addr, count) + arr.astype(np.uint8).tobytes()
 
 
 def read(space: Space, addr: int, count: int) -> bytes:
-    """``READ`` payload."""
-    return struct.pack("<BBHH", Opcode.READ, int(space), addr, count)
+    """``READ`` payload (fields checked as in :func:`write`)."""
+    space, addr, count = _check_space(space), _check_uint("addr", addr, 16), _check_uint("count", count, 16)
+    return struct.pack("<BBHH", Opcode.READ, space, addr, count)
 
 
 def run(w_addr: int, a_addr: int, o_addr: int, m: int, accumulate: bool = False) -> bytes:
-    """``RUN`` payload."""
-    return struct.pack("<BHHHHB", Opcode.RUN, w_addr, a_addr, o_addr, m, ACCUMULATE if accumulate else 0)
+    """``RUN`` payload; each address and ``m`` must fit a u16, ``accumulate`` must be a bool (ConfigError)."""
+    fields = {"w_addr": w_addr, "a_addr": a_addr, "o_addr": o_addr, "m": m}
+    args = [_check_uint(name, value, 16) for name, value in fields.items()]
+    if not isinstance(accumulate, (bool, np.bool_)):
+        raise ConfigError("accumulate", accumulate, "a bool")
+    return struct.pack("<BHHHHB", Opcode.RUN, *args, ACCUMULATE if accumulate else 0)

@@ -5,7 +5,7 @@ from functools import cached_property
 
 import numpy as np
 
-from ._arrays import as_codes
+from ._arrays import as_codes, float_dtype
 from .errors import FormatError
 from .float_format import FloatFormat
 
@@ -95,7 +95,11 @@ class LMul:
         """L-Mul of code arrays (broadcast together); returns values of ``dtype`` (float32/float64)."""
         a = as_codes(a_codes, self.fmt.width)
         b = as_codes(b_codes, self.fmt.width)
-        dt = np.dtype(dtype)
+        dt = float_dtype(dtype)
+        try:
+            np.broadcast_shapes(a.shape, b.shape)
+        except ValueError as exc:
+            raise FormatError(f"a_codes shape {a.shape} and b_codes shape {b.shape} do not broadcast") from exc
         if self.fmt.width <= _LUT_MAX_WIDTH:
             lut = self._lut64 if dt == np.float64 else self._lut32
             idx = (a.astype(np.uint16) << np.uint16(self.fmt.width)) | b.astype(np.uint16)

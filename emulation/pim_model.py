@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -225,11 +226,18 @@ class PimConfig:
     @classmethod
     def from_dict(cls, data: dict) -> PimConfig:
         """Build a config from ``to_dict()`` output, rejecting unknown keys by name."""
+        _check_mapping("config", data)
         data = dict(data)
         timing = data.pop("timing", {})
+        _check_mapping("timing", timing)
         _check_keys(cls, data)
         _check_keys(PimTiming, timing)
         return cls(**data, timing=PimTiming(**timing))
+
+
+def _check_mapping(field: str, data) -> None:
+    if not isinstance(data, Mapping):
+        raise ConfigError(field, data, "a mapping of field names to values")
 
 
 def _check_keys(cls, data: dict) -> None:

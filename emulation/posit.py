@@ -1,12 +1,13 @@
 """Posit(n, es) formats for n <= 16 (2022 Posit Standard) and the exact quire accumulator."""
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cached_property
 
 import numpy as np
 
-from ._arrays import as_codes, as_real, code_dtype
+from ._arrays import as_codes, as_real, check_axis, code_dtype, float_dtype
 from .errors import FormatError
 
 __all__ = ["PositFormat", "Quire", "posit8", "posit16", "round_to_odd_float64"]
@@ -70,6 +71,8 @@ class PositFormat:
     es: int
 
     def __post_init__(self):
+        if not isinstance(self.name, str) or not self.name:
+            raise FormatError(f"name must be a non-empty str; got {self.name!r}")
         for field, lo, hi in (("n", 2, 16), ("es", 0, 4)):
             v = getattr(self, field)
             if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
@@ -111,9 +114,16 @@ class PositFormat:
         return vals, mids
 
     def decode(self, codes, dtype=np.float64) -> np.ndarray:
-        """Decode codes to float64 (exact) or float32 values; NaR decodes as NaN."""
+        """Decode codes to float64 (exact) or float32 values; NaR decodes as NaN.
+
+        Raises
+        ------
+        FormatError
+            If ``codes`` is not an integer array of codes in range, or ``dtype`` is not float32/float64.
+        """
+        dt = float_dtype(dtype)
         vals = self._tables[0]
-        return vals[as_codes(codes, self.n)].astype(dtype)
+        return vals[as_codes(codes, self.n)].astype(dt)
 
     def encode(self, values) -> np.ndarray:
         """Encode values as codes, rounding once (nearest, ties to even code; see Notes).
@@ -179,7 +189,7 @@ class Quire:
         if not isinstance(fmt, PositFormat):
             raise FormatError(f"fmt must be a PositFormat; got {fmt!r}")
         self.fmt = fmt
-        self.shape = tuple(shape)
+        self.shape = _quire_shape(shape)
         # Every product is a multiple of minpos**2 = 2**-lsb_exp.
         self._lsb = 2 * ((fmt.n - 2) << fmt.es) + 2 * fmt.n
         self._acc = np.zeros(self.shape, dtype=object)
@@ -198,6 +208,15 @@ class Quire:
         """Add ``sum(a * b)`` over ``axis`` (after broadcasting) exactly to each quire."""
         sa, ea, na = self._scaled_ints(a_codes)
         sb, eb, nb = self._scaled_ints(b_codes)
+        try:
+            shape = np.broadcast_shapes(sa.shape, sb.shape)
+        except ValueError as exc:
+            raise FormatError(f"a_codes shape {sa.shape} and b_codes shape {sb.shape} do not broadcast") from exc
+        axis = check_axis(axis, len(shape))
+        if shape[:axis] + shape[axis:][1:] != self.shape:
+            raise FormatError(
+                f"products of shape {shape} summed over axis {axis} do not give the quire shape {self.shape}"
+            )
         sa, sb, ea, eb, na, nb = np.broadcast_arrays(sa, sb, ea, eb, na, nb)
         shift = ea + eb + self._lsb  # >= 0: every product is a multiple of 2**-lsb
         # The shifted products need up to ~4 * maxpos exponent bits: Python ints (object arrays).
@@ -220,6 +239,21 @@ class Quire:
         vals = self.values()
         flat = [np.nan if v is None else round_to_odd_float64(v) for v in vals.reshape(-1)]
         return self.fmt.encode(np.array(flat, np.float64).reshape(self.shape))
+
+
+#: Most quires one :class:`Quire` holds (each is a Python int in an object array).
+_MAX_QUIRES = 1 << 24
+
+
+def _quire_shape(shape) -> tuple[int, ...]:
+    """``shape`` as a tuple of non-negative ints of at most ``_MAX_QUIRES`` entries, else FormatError."""
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    ok = isinstance(dims, (tuple, list)) and all(
+        isinstance(d, (int, np.integer)) and not isinstance(d, (bool, np.bool_)) and 0 <= d <= _MAX_QUIRES for d in dims
+    )
+    if not ok or math.prod(int(d) for d in dims) > _MAX_QUIRES:
+        raise FormatError(f"shape must be non-negative ints with at most {_MAX_QUIRES} quires in all; got {shape!r}")
+    return tuple(int(d) for d in dims)
 
 
 posit8 = PositFormat("posit8", 8, 2)

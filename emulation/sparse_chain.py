@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -340,6 +341,8 @@ class SparseChainConfig:
     @classmethod
     def from_dict(cls, data: dict) -> SparseChainConfig:
         """Build a config from a dict, rejecting unknown keys by name."""
+        if not isinstance(data, Mapping):
+            raise ConfigError("config", data, "a mapping of field names to values")
         fields = {f.name for f in dataclasses.fields(cls)}
         for key in data:
             if key not in fields:
