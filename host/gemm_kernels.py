@@ -8,6 +8,7 @@ import numpy as np
 
 from hwgen.emulation import FloatFormat, IntFormat, LMul, matmul
 from hwgen.emulation.accumulate import _odd_sum, is_float32_rne, sequential_reduce_ok
+from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.f32_sequential import matmul_f32_sequential
 
 __all__ = ["acc_decode", "acc_encode", "gemm_batched_values", "gemm_values"]
@@ -18,8 +19,14 @@ _LMUL_LUT_BITS = 11  # L-Mul formats up to this width get a table of all operand
 _ROW_LOOP_OUTPUTS = 1 << 14  # above this many outputs per product, loop over rows instead of K
 
 
+def _check_acc(acc) -> None:
+    if not (acc == "exact" if isinstance(acc, str) else isinstance(acc, IntFormat | FloatFormat)):
+        raise ConfigError("acc", acc, "'exact', an IntFormat or a FloatFormat")
+
+
 def acc_encode(values: np.ndarray, acc) -> np.ndarray:
     """Accumulator codes of accumulator values (float64 bit patterns for ``"exact"``)."""
+    _check_acc(acc)
     if isinstance(acc, str):
         return np.ascontiguousarray(values, np.float64).view(np.uint64)
     if is_float32_rne(acc) and values.dtype == np.float32 and not np.isnan(values).any():
@@ -29,6 +36,7 @@ def acc_encode(values: np.ndarray, acc) -> np.ndarray:
 
 def acc_decode(codes: np.ndarray, acc) -> np.ndarray:
     """Accumulator values of accumulator codes (inverse of :func:`acc_encode`)."""
+    _check_acc(acc)
     if isinstance(acc, str):
         return np.ascontiguousarray(codes, np.uint64).view(np.float64)
     if isinstance(acc, IntFormat):
@@ -115,7 +123,19 @@ def _exact_path(a3, b3, mul, acc, a_fmt, b_fmt):
 
 
 def gemm_batched_values(a3: np.ndarray, b3: np.ndarray, mul, acc, order: str, chunk=None, a_fmt=None, b_fmt=None):
-    """Accumulator values of a stack of products ``a3[i] @ b3[i]``, each as :func:`gemm_values`."""
+    """Accumulator values of a stack of products ``a3[i] @ b3[i]``, each as :func:`gemm_values`.
+
+    Raises
+    ------
+    ConfigError
+        If the operands are not ``(batch, m, k)`` and ``(batch, k, n)`` real arrays
+        (unsigned ones within int64), or ``chunk`` is not an integer >= 1 with ``order="chunked"``.
+    """
+    a3, b3 = _check_operand("a", a3), _check_operand("b", b3)
+    if a3.ndim != 3 or b3.ndim != 3 or a3.shape[0] != b3.shape[0] or a3.shape[2] != b3.shape[1]:
+        raise ConfigError("a @ b", f"{a3.shape} @ {b3.shape}", "(batch, m, k) @ (batch, k, n) arrays")
+    if order == "chunked" and (isinstance(chunk, bool) or not isinstance(chunk, int | np.integer) or chunk < 1):
+        raise ConfigError("chunk", chunk, "an integer >= 1 with order='chunked'")
     r = _exact_path(a3, b3, mul, acc, a_fmt, b_fmt)
     if r is not None:
         return r
@@ -131,6 +151,15 @@ def gemm_batched_values(a3: np.ndarray, b3: np.ndarray, mul, acc, order: str, ch
     if mul == "exact" and is_float32_rne(acc) and not _products_exact_in_float32(a3, b3, a_fmt, b_fmt):
         mul = acc  # wide operands (e.g. float32): the product is rounded to float32, then added (no FMA)
     return np.stack([matmul(a3[i], b3[i], mul, acc, order, chunk) for i in range(a3.shape[0])])
+
+
+def _check_operand(field: str, x) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "iuf":
+        raise ConfigError(field, f"array of dtype {x.dtype}", "an integer or float array")
+    if x.dtype.kind == "u" and x.itemsize == 8 and x.size and x.max() > np.iinfo(np.int64).max:
+        raise ConfigError(field, int(x.max()), "values that int64 holds")
+    return x
 
 
 def _sequential_f32(a3: np.ndarray, b3: np.ndarray) -> np.ndarray:

@@ -29,6 +29,13 @@ _LAYOUT_OPS = ("split_heads", "merge_heads", "concat")
 OPS = (*GEMM_OPS, *ELEMENTWISE_OPS, *_LAYOUT_OPS)
 
 
+def _names(field: str, names) -> tuple[str, ...]:
+    """``names`` as a tuple if it is a list or tuple of str (a bare str would split into letters)."""
+    if not isinstance(names, tuple | list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(field, names, "a tuple of str")
+    return tuple(names)
+
+
 @dataclass(frozen=True, eq=False)  # attrs hold arrays: nodes compare (and hash) by identity
 class Node:
     """One operation of a :class:`Graph`.
@@ -66,9 +73,13 @@ class Node:
     attrs: Mapping = field(default_factory=dict)
 
     def __post_init__(self):
-        if self.op not in OPS:
+        if not isinstance(self.name, str) or not self.name:
+            raise ConfigError("name", self.name, "a non-empty str")
+        if not isinstance(self.op, str) or self.op not in OPS:
             raise ConfigError("op", self.op, ", ".join(OPS))
-        object.__setattr__(self, "inputs", tuple(self.inputs))
+        object.__setattr__(self, "inputs", _names(f"{self.name}.inputs", self.inputs))
+        if not isinstance(self.attrs, Mapping):
+            raise ConfigError(f"{self.name}.attrs", self.attrs, "a mapping of op parameters")
         object.__setattr__(self, "attrs", MappingProxyType(dict(self.attrs)))
 
 
@@ -102,6 +113,9 @@ class Graph:
     meta: dict = field(default_factory=dict)
 
     def __post_init__(self):
+        self.inputs, self.outputs = _names("inputs", self.inputs), _names("outputs", self.outputs)
+        if not isinstance(self.nodes, list | tuple) or not all(isinstance(n, Node) for n in self.nodes):
+            raise ConfigError("nodes", self.nodes, "a list of Node")
         known = set(self.inputs)
         for node in self.nodes:
             if node.name in known:

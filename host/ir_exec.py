@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -132,6 +132,8 @@ class _Runner:
 
     def _linear(self, node: Node, x: np.ndarray) -> np.ndarray:
         w, bias = node.attrs["weight"], node.attrs.get("bias")
+        if np.ndim(x) < 1 or np.shape(x)[-1] != w.shape[0]:
+            raise ConfigError(f"{node.name} input shape", np.shape(x), f"(..., {w.shape[0]}) for weight {w.shape}")
         x2 = x.reshape(-1, x.shape[-1])
         self._observe(node.name, x2)
         if self.policy is None:
@@ -211,6 +213,14 @@ def _dequant(acc: np.ndarray, a: Operand, b: Operand) -> np.ndarray:
 
 
 def _check_inputs(graph: Graph, inputs: dict) -> None:
+    if not isinstance(graph, Graph):
+        raise ConfigError("graph", graph, "a Graph")
+    if not isinstance(inputs, Mapping):
+        raise ConfigError("inputs", inputs, f"a dict with values for {', '.join(graph.inputs)}")
+    for name in graph.inputs:
+        if name in inputs and np.asarray(inputs[name]).dtype.kind not in "biuf":
+            kind = np.asarray(inputs[name]).dtype
+            raise ConfigError(f"inputs[{name!r}]", f"array of dtype {kind}", "a bool, integer or float array")
     missing = [n for n in graph.inputs if n not in inputs]
     if missing:
         raise ConfigError("inputs", sorted(inputs), f"values for {', '.join(graph.inputs)}")
@@ -255,7 +265,8 @@ def run_graph(
     Raises
     ------
     ConfigError
-        If an input is missing.
+        If ``graph`` is not a Graph, an input is missing or not a real (or bool) array,
+        an embedding id is outside its table, or a linear layer's input does not fit its weight.
     """
     _check_inputs(graph, inputs)
     runner = _Runner(graph, policy, gemm_hook, calibration, observe)

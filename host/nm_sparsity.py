@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.sparse_chain import SparseChainConfig, WeightBeat
 
 __all__ = [
@@ -18,6 +19,10 @@ __all__ = [
     "gather_outputs",
     "prune_nm",
 ]
+
+#: Most beats :func:`act_stream` builds (a list of views: 8 bytes each).
+MAX_BEATS = 1 << 22
+_INT64_MAX = np.iinfo(np.int64).max
 
 
 @dataclass(frozen=True)
@@ -50,16 +55,29 @@ def _check_nm(n: int, m: int, cols: int) -> None:
         raise ValueError(f"columns={cols} is not allowed; allowed: a multiple of m={m} (pad the matrix)")
 
 
+def _int64(field: str, a, ndim: int) -> np.ndarray:
+    """``a`` as int64 if it is an ``ndim``-D integer array whose values int64 holds (no wrap, no truncation)."""
+    a = np.asarray(a)
+    if a.ndim != ndim or a.dtype.kind not in "iu":
+        raise ConfigError(field, f"array of shape {a.shape}, dtype {a.dtype}", f"a {ndim}-D integer array")
+    if a.dtype.kind == "u" and a.size and a.max() > _INT64_MAX:
+        raise ConfigError(field, int(a.max()), f"integers up to {_INT64_MAX} (int64)")
+    return a.astype(np.int64)
+
+
 def _matrix(weights) -> np.ndarray:
-    w = np.asarray(weights)
-    if w.ndim != 2 or w.dtype.kind not in "iu":
-        raise ValueError(f"weights must be a 2-D integer matrix; got shape {w.shape}, dtype {w.dtype}")
-    return w.astype(np.int64)
+    return _int64("weights", weights, 2)
+
+
+def _count(field: str, value, lo: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < lo:
+        raise ConfigError(field, value, f"an integer >= {lo}")
+    return int(value)
 
 
 def _kept_positions(w: np.ndarray, n: int, m: int) -> np.ndarray:
     """Positions (ascending) of the ``n`` largest-magnitude entries of each block; ties keep the lower index."""
-    blocks = w.reshape(w.shape[0], -1, m)
+    blocks = w.reshape(w.shape[0], w.shape[1] // m, m)
     order = np.argsort(-np.abs(blocks), axis=-1, kind="stable")
     return np.sort(order[..., :n], axis=-1)
 
@@ -86,7 +104,7 @@ def prune_nm(weights, n: int, m: int) -> np.ndarray:
     """
     w = _matrix(weights)
     _check_nm(n, m, w.shape[1])
-    blocks = w.reshape(w.shape[0], -1, m)
+    blocks = w.reshape(w.shape[0], w.shape[1] // m, m)
     keep = np.zeros(blocks.shape, bool)
     np.put_along_axis(keep, _kept_positions(w, n, m), True, axis=-1)
     return np.where(keep, blocks, 0).reshape(w.shape)
@@ -105,21 +123,52 @@ def compress_nm(pruned, n: int, m: int) -> NMWeights:
     """
     w = _matrix(pruned)
     _check_nm(n, m, w.shape[1])
-    counts = (w.reshape(w.shape[0], -1, m) != 0).sum(axis=-1)
+    blocks = w.reshape(w.shape[0], w.shape[1] // m, m)
+    counts = (blocks != 0).sum(axis=-1)
     if counts.max(initial=0) > n:
         row, block = np.argwhere(counts > n)[0]
         raise ValueError(f"row {row} block {block} has {counts[row, block]} non-zeros; allowed: at most n={n}")
     pos = _kept_positions(w, n, m)
-    values = np.take_along_axis(w.reshape(w.shape[0], -1, m), pos, axis=-1)
-    return NMWeights(values.reshape(w.shape[0], -1), pos.reshape(w.shape[0], -1), n, m, tuple(w.shape))
+    values = np.take_along_axis(blocks, pos, axis=-1)
+    kept = w.shape[1] // m * n
+    return NMWeights(values.reshape(w.shape[0], kept), pos.reshape(w.shape[0], kept), n, m, tuple(w.shape))
 
 
 def expand_nm(nm: NMWeights) -> np.ndarray:
-    """Dense matrix of a compressed one (inverse of :func:`compress_nm`)."""
+    """Dense matrix of a compressed one (inverse of :func:`compress_nm`).
+
+    Raises
+    ------
+    ConfigError
+        If ``nm`` is not an NMWeights whose arrays fit its ``shape``, ``n`` and ``m``.
+    """
+    values, indices = _check_nm_weights(nm)
     rows, cols = nm.shape
     out = np.zeros((rows, cols // nm.m, nm.m), np.int64)
-    np.put_along_axis(out, nm.indices.reshape(rows, -1, nm.n), nm.values.reshape(rows, -1, nm.n), axis=-1)
+    blocks = (rows, cols // nm.m, nm.n)
+    np.put_along_axis(out, indices.reshape(blocks), values.reshape(blocks), axis=-1)
     return out.reshape(nm.shape)
+
+
+def _shape(shape) -> tuple[int, int]:
+    if not isinstance(shape, tuple | list) or len(shape) != 2:
+        raise ConfigError("shape", shape, "a (rows, cols) pair of integers >= 0")
+    return _count("shape[0]", shape[0]), _count("shape[1]", shape[1])
+
+
+def _check_nm_weights(nm) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(nm, NMWeights):
+        raise ConfigError("nm", nm, "an NMWeights")
+    rows, cols = _shape(nm.shape)
+    _check_nm(nm.n, nm.m, cols)
+    values, indices = _int64("values", nm.values, 2), _int64("indices", nm.indices, 2)
+    want = (rows, cols // nm.m * nm.n)
+    for field, a in (("values", values), ("indices", indices)):
+        if a.shape != want:
+            raise ConfigError(f"{field}.shape", a.shape, f"{want} for shape={nm.shape}, n={nm.n}, m={nm.m}")
+    if indices.size and (indices.min() < 0 or indices.max() >= nm.m):
+        raise ConfigError("indices", "out of range", f"positions 0..{nm.m - 1} in a block")
+    return values, indices
 
 
 def _padded(w: np.ndarray, row_mult: int, col_mult: int) -> np.ndarray:
@@ -173,8 +222,11 @@ def decode_nm_stream(cfg: SparseChainConfig, beats: list[WeightBeat], shape: tup
     ValueError
         If the beats mix modes or do not cover ``shape``.
     """
+    shape = _shape(shape)
     if not beats:
         raise ValueError("no beats to decode")
+    if not all(isinstance(b, WeightBeat) for b in beats):
+        raise ConfigError("beats", beats, "a list of WeightBeat")
     mode = beats[0].mode
     if any(b.mode != mode for b in beats):
         raise ValueError("beats mix modes; allowed: one mode per stream")
@@ -207,24 +259,51 @@ def act_stream(cfg: SparseChainConfig, x, rows: int, mode: int) -> list[np.ndarr
         One activation vector per token (two when the chain is packed).
     rows : int
         Rows of the weight matrix: the column blocks repeat once per row group.
+
+    Raises
+    ------
+    ConfigError
+        If ``x`` is not ``(tokens, cols)`` integers of the activation format, or ``rows``
+        is not an integer >= 0 giving at most :data:`MAX_BEATS` beats.
     """
-    x = np.asarray(x, np.int64)
-    if x.ndim != 2 or x.shape[0] != cfg.tokens:
-        raise ValueError(f"x shape {x.shape} is not allowed; allowed: ({cfg.tokens}, cols)")
+    x = _int64("x", x, 2)
+    if x.shape[0] != cfg.tokens:
+        raise ConfigError("x.shape", x.shape, f"({cfg.tokens}, cols)")
+    fmt = cfg.act_format
+    if x.size and (x.min() < fmt.min_value or x.max() > fmt.max_value):
+        raise ConfigError("x", "out of range", f"{fmt.name} values {fmt.min_value}..{fmt.max_value}")
     span = cfg.span(mode)
     n_cb = -(-x.shape[1] // span)
+    groups = -(-_count("rows", rows) // cfg.segments(mode))
+    if groups * n_cb > MAX_BEATS:
+        raise ConfigError("rows", rows, f"an integer >= 0 giving at most {MAX_BEATS} beats of {n_cb} column blocks")
     cols = np.zeros((cfg.tokens, n_cb * span), np.int64)
     cols[:, : x.shape[1]] = x
     xp = np.zeros((cfg.tokens, n_cb, cfg.window), np.int64)
     xp[:, :, :span] = cols.reshape(cfg.tokens, n_cb, span)
     blocks = [xp[:, c] for c in range(n_cb)]
-    return blocks * -(-rows // cfg.segments(mode))
+    return blocks * groups
 
 
 def gather_outputs(cfg: SparseChainConfig, outs: list[np.ndarray], rows: int, mode: int) -> np.ndarray:
-    """``y`` of shape ``(tokens, rows)`` from the ``o_out`` beats of a GEMV stream."""
+    """``y`` of shape ``(tokens, rows)`` from the ``o_out`` beats of a GEMV stream.
+
+    Raises
+    ------
+    ConfigError
+        If a beat is not a ``(tokens, lanes)`` integer array or ``rows`` is not an integer >= 0.
+    ValueError
+        If the beats hold fewer than ``rows`` results.
+    """
+    rows = _count("rows", rows)
     lanes = cfg.segments(mode)
-    y = np.concatenate([np.asarray(o)[:, :lanes] for o in outs], axis=1) if outs else np.zeros((cfg.tokens, 0))
+    if not isinstance(outs, list | tuple):
+        raise ConfigError("outs", outs, "a list of o_out beats")
+    beats = [_int64(f"outs[{i}]", o, 2) for i, o in enumerate(outs)]
+    for i, o in enumerate(beats):
+        if o.shape != (cfg.tokens, cfg.lanes):
+            raise ConfigError(f"outs[{i}].shape", o.shape, f"({cfg.tokens}, {cfg.lanes})")
+    y = np.concatenate([o[:, :lanes] for o in beats], axis=1) if beats else np.zeros((cfg.tokens, 0))
     if y.shape[1] < rows:
         raise ValueError(f"{len(outs)} output beats hold {y.shape[1]} rows; allowed: at least {rows}")
     return y[:, :rows].astype(np.int64)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwgen.emulation.errors import ConfigError
+
 __all__ = ["erf", "gelu", "layernorm", "run_host_op", "softmax"]
 
 _SERIES_TERMS = 34  # x * P(x**2) on |x| < 2: the last term is below 1e-17 of the result
@@ -14,6 +16,14 @@ _COEFFS = [
     2.0 / np.sqrt(np.pi) * (-1.0) ** n / (np.prod(np.arange(1.0, n + 1)) * (2 * n + 1))
     for n in reversed(range(_SERIES_TERMS))
 ]
+
+
+def _real(field: str, x) -> np.ndarray:
+    """``x`` as an array if it holds real numbers (strings, bools, complex and objects are refused)."""
+    x = np.asarray(x)
+    if x.dtype.kind not in "iuf":
+        raise ConfigError(field, f"array of dtype {x.dtype}", "an integer or float array")
+    return x
 
 
 def _erf_small(x: np.ndarray) -> np.ndarray:
@@ -41,7 +51,7 @@ def erf(x) -> np.ndarray:
     Taylor series (Horner, 34 terms) for ``|x| < 2``, where at most ~2 digits are lost to
     cancellation; the continued fraction of ``erfc`` beyond. Runs in cache-sized chunks.
     """
-    x = np.asarray(x, np.float64)
+    x = _real("x", x).astype(np.float64)
     flat = x.reshape(-1)
     out = np.empty_like(flat)
     for i in range(0, flat.size, _CHUNK):
@@ -55,12 +65,21 @@ def erf(x) -> np.ndarray:
 
 def gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, ``x * (1 + erf(x / sqrt(2))) / 2``, computed in float64 and returned as float32."""
-    x64 = x.astype(np.float64)
+    x64 = _real("x", x).astype(np.float64)
     return (0.5 * x64 * (1.0 + erf(x64 / np.sqrt(2.0)))).astype(np.float32)
 
 
 def layernorm(x: np.ndarray, gamma, beta, eps: float) -> np.ndarray:
-    """Layer normalisation over the last axis (biased variance), float32."""
+    """Layer normalisation over the last axis (biased variance), float32.
+
+    Raises
+    ------
+    ConfigError
+        If ``x`` is not a real array or ``eps`` is not a finite number >= 0.
+    """
+    x = _real("x", x)
+    if isinstance(eps, bool) or not isinstance(eps, int | float | np.integer | np.floating) or not 0 <= eps < np.inf:
+        raise ConfigError("eps", eps, "a finite number >= 0")
     mean = x.mean(axis=-1, keepdims=True)
     d = x - mean
     var = (d * d).mean(axis=-1, keepdims=True)
@@ -72,10 +91,23 @@ def softmax(scores: np.ndarray, mask=None, causal: bool = False) -> np.ndarray:
 
     ``causal`` hides key ``j`` from query ``i`` when ``j > i + Sk - Sq`` (queries are the
     last ``Sq`` positions, as in decoding with a KV cache).
+
+    Raises
+    ------
+    ConfigError
+        If ``scores`` is not a real array of at least 2 axes, or ``mask`` is not a real
+        ``(B, Sk)`` array for ``(B, H, Sq, Sk)`` scores.
     """
-    s = scores.astype(np.float32, copy=True)
+    s = _real("scores", scores).astype(np.float32, copy=True)
+    if s.ndim < 2:
+        raise ConfigError("scores", f"array of shape {s.shape}", "(..., Sq, Sk) scores")
     if mask is not None:
-        s = np.where(np.asarray(mask)[:, None, None, :] > 0, s, np.float32(-np.inf))
+        mask = np.asarray(mask)
+        if mask.dtype.kind not in "biuf":
+            raise ConfigError("mask", f"array of dtype {mask.dtype}", "a 0/1 (bool, integer or float) array")
+        if s.ndim != 4 or mask.shape != (s.shape[0], s.shape[-1]):
+            raise ConfigError("mask", f"array of shape {mask.shape}", f"(B, Sk) for scores of shape {s.shape}")
+        s = np.where(mask[:, None, None, :] > 0, s, np.float32(-np.inf))
     if causal:
         sq, sk = s.shape[-2:]
         hide = np.arange(sk)[None, :] > np.arange(sq)[:, None] + (sk - sq)
@@ -91,6 +123,9 @@ def _embedding(attrs, ids: np.ndarray) -> np.ndarray:
     table = attrs["table"]
     index = attrs.get("index", "ids")
     if index == "ids":
+        ids = np.asarray(ids)
+        if ids.dtype.kind not in "iu" or (ids.size and (ids.min() < 0 or ids.max() >= table.shape[0])):
+            raise ConfigError("ids", f"array of dtype {ids.dtype}", f"integer ids from 0 to {table.shape[0] - 1}")
         return table[ids]
     offset = attrs.get("offset", 0)
     rows = table[offset : offset + ids.shape[-1]] if index == "position" else table[np.zeros(1, int)]

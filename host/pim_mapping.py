@@ -23,6 +23,13 @@ __all__ = [
 ]
 
 _MAX_CHANNELS = 256
+#: Most commands :func:`calibration_commands` builds.
+MAX_COMMANDS = 1 << 22
+
+
+def _check_cfg(cfg) -> None:
+    if not isinstance(cfg, PimConfig):
+        raise ConfigError("cfg", cfg, "a PimConfig")
 
 
 def _bits(count: int) -> int:
@@ -73,8 +80,21 @@ def pack_command(cfg: PimConfig, cmd: PimCommand) -> int:
 
 
 def unpack_output(cfg: PimConfig, payload: int) -> tuple[PimOp, tuple[int, ...], tuple[int, ...]]:
-    """Split an ``o_out`` payload into (op, RD data codes, RD_MAC accumulator codes)."""
+    """Split an ``o_out`` payload into (op, RD data codes, RD_MAC accumulator codes).
+
+    Raises
+    ------
+    ConfigError
+        If ``payload`` is not a non-negative integer of the output width or its op is unknown.
+    """
+    _check_cfg(cfg)
     dtype, acc = cfg.dtype_format, cfg.acc_format
+    width = 4 + cfg.lanes * dtype.width + cfg.banks * acc.width
+    if isinstance(payload, bool) or not isinstance(payload, int | np.integer) or not 0 <= payload < 1 << width:
+        raise ConfigError("payload", payload, f"an integer from 0 to 2**{width} - 1")
+    payload = int(payload)
+    if payload & 0xF not in {int(op) for op in PimOp}:
+        raise ConfigError("payload op", payload & 0xF, ", ".join(f"{int(op)} ({op.name})" for op in PimOp))
     op = PimOp(payload & 0xF)
     data = _unpack(payload >> 4, dtype.width, cfg.lanes)
     mac = _unpack(payload >> (4 + cfg.lanes * dtype.width), acc.width, cfg.banks)
@@ -151,6 +171,8 @@ class GemvLayout:
 
     def weight_commands(self, w: np.ndarray, channel: int) -> list[PimCommand]:
         """ACT / WR / PRE commands writing ``channel``'s share of ``W`` into its banks."""
+        if isinstance(channel, bool) or not isinstance(channel, int | np.integer) or not 0 <= channel < self.channels:
+            raise ConfigError("channel", channel, f"an integer from 0 to {self.channels - 1}")
         w = self._lane_codes(self._check_matrix(w))
         cmds = []
         for g in range(self.groups):
@@ -237,16 +259,30 @@ class GemvLayout:
         return self.cfg.dtype_format.encode(a).astype(np.int64)
 
     def _check_matrix(self, w) -> np.ndarray:
-        w = np.asarray(w, dtype=np.float64 if self.cfg.is_float else np.int64)
+        w = self._lane_values("W", w)
         if w.shape != (self.n, self.k):
             raise ValueError(f"W has shape {w.shape}; allowed: ({self.n}, {self.k})")
         return w
 
     def _check_vector(self, x) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64 if self.cfg.is_float else np.int64)
+        x = self._lane_values("x", x)
         if x.shape != (self.k,):
             raise ValueError(f"x has shape {x.shape}; allowed: ({self.k},)")
         return x
+
+    def _lane_values(self, field: str, a) -> np.ndarray:
+        """``a`` as float64 (float lanes) or int64 values of the lane format (no truncation, no wrap)."""
+        a = np.asarray(a)
+        fmt = self.cfg.dtype_format
+        if self.cfg.is_float:
+            if a.dtype.kind not in "iuf":
+                raise ConfigError(field, f"array of dtype {a.dtype}", "real numbers (integer or float dtype)")
+            return a.astype(np.float64)
+        if a.dtype.kind not in "iuf" or (a.dtype.kind == "f" and not np.array_equal(a, np.rint(a))):
+            raise ConfigError(field, f"array of dtype {a.dtype}", f"integers of {fmt.name}")
+        if a.size and (a.min() < fmt.min_value or a.max() > fmt.max_value):
+            raise ConfigError(field, "out of range", f"{fmt.name} values {fmt.min_value}..{fmt.max_value}")
+        return a.astype(np.int64)
 
 
 def plan_gemv(cfg: PimConfig, n: int, k: int, channels: int = 1) -> GemvLayout:
@@ -258,6 +294,7 @@ def plan_gemv(cfg: PimConfig, n: int, k: int, channels: int = 1) -> GemvLayout:
         If a dimension or ``channels`` is not a positive integer, or ``W`` does not fit
         the banks' rows (the message gives the rows needed).
     """
+    _check_cfg(cfg)
     for name, value, hi in (("n", n, None), ("k", k, None), ("channels", channels, _MAX_CHANNELS)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi and value > hi):
             raise ConfigError(name, value, "an integer >= 1" + (f" and <= {hi}" if hi else ""))
@@ -286,10 +323,12 @@ def calibration_commands(cfg: PimConfig, rounds: int = 10, columns: int = 64) ->
     MAC_ABK, then RD_MAC. The mode changes between them are the channel's own
     (``PimTiming.tMOD``). Rows wrap at ``cfg.rows``.
     """
-    if not isinstance(columns, int) or not 1 <= columns <= cfg.cols:
+    _check_cfg(cfg)
+    if isinstance(columns, bool) or not isinstance(columns, int) or not 1 <= columns <= cfg.cols:
         raise ConfigError("columns", columns, f"an integer from 1 to cols={cfg.cols}")
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or rounds < 1:
-        raise ConfigError("rounds", rounds, "an integer >= 1")
+    top = MAX_COMMANDS // (columns + 4)
+    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= top:
+        raise ConfigError("rounds", rounds, f"an integer from 1 to {top} (at most {MAX_COMMANDS} commands)")
     cmds = []
     for r in range(rounds):
         cmds.append(PimCommand.wr_bias([0] * cfg.banks))

@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from hwgen.emulation import FloatFormat, IntFormat, LMul, MXFormat
+from hwgen.emulation.errors import ConfigError
 from hwgen.host.nm_sparsity import prune_nm
 
 __all__ = ["Operand", "prune_weights", "quantise_activation", "quantise_weight"]
@@ -73,6 +74,18 @@ def _quantise(x: np.ndarray, fmt, amax, axis: int) -> Operand:
     return Operand(q, fmt.encode(q), fmt, scale if scale.ndim else float(scale))
 
 
+def _check_fmt(fmt) -> None:
+    if not isinstance(fmt, FloatFormat | IntFormat | MXFormat):
+        raise ConfigError("fmt", fmt, "a FloatFormat, IntFormat or MXFormat")
+
+
+def _real(field: str, x) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype.kind not in "iuf":
+        raise ConfigError(field, f"array of dtype {x.dtype}", "an integer or float array")
+    return x
+
+
 def _to_lmul(op: Operand, lmul: LMul | None) -> Operand:
     """Round the operand's values to the L-Mul operand format (m-bit mantissas)."""
     if lmul is None:
@@ -88,7 +101,19 @@ def quantise_activation(x: np.ndarray, fmt, amax=None, lmul: LMul | None = None,
     with ``amax`` the calibrated maximum (or ``max|x|`` when None); values beyond it
     saturate. Float formats: cast with saturation, round to nearest even. MX formats:
     blocks of 32 along K.
+
+    Raises
+    ------
+    ConfigError
+        If ``fmt`` is not a format, ``x`` is not a real array or ``amax`` is not a
+        finite number >= 0.
     """
+    _check_fmt(fmt)
+    x = _real("x", x)
+    if amax is not None and (
+        isinstance(amax, bool) or not isinstance(amax, int | float | np.integer | np.floating) or not 0 <= amax < np.inf
+    ):
+        raise ConfigError("amax", amax, "None or a finite number >= 0")
     if amax is None and isinstance(fmt, IntFormat):
         amax = float(np.abs(x).max(initial=0))
     return _to_lmul(_quantise(x, fmt, amax, axis), lmul)
@@ -110,7 +135,17 @@ def quantise_weight(w: np.ndarray, fmt, nm=None, lmul: LMul | None = None) -> Op
 
     Integer formats: one symmetric scale per output column, ``max|w[:, j]| / max_value``.
     MX formats: blocks of 32 along K. ``nm=(n, m)``: prune first (:func:`prune_weights`).
+
+    Raises
+    ------
+    ConfigError
+        If ``fmt`` is not a format, ``w`` is not a real matrix or ``nm`` is not None or an ``(n, m)`` pair.
     """
+    _check_fmt(fmt)
+    if nm is not None and (not isinstance(nm, tuple) or len(nm) != 2):
+        raise ConfigError("nm", nm, "None or an (n, m) pair")
+    if _real("w", w).ndim != 2:
+        raise ConfigError("w", f"array of shape {np.shape(w)}", "a 2-D (K, N) matrix")
     key = (id(w), fmt, nm, lmul)
     hit = _weight_cache.get(key)
     if hit is not None and hit[0] is w:
