@@ -5,7 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _float_codec, _float_round, _scale_codec
-from ._arrays import as_codes, as_numeric, as_real, code_dtype
+from ._arrays import as_codes, as_numeric, as_real, code_dtype, float_dtype
 from .errors import FormatError
 from .rounding import check_rounding, make_rng
 
@@ -13,7 +13,6 @@ __all__ = ["FloatFormat"]
 
 _SPECIALS = ("ieee", "fn", "fnuz", "none", "fnu")
 _OVERFLOW_POLICIES = ("default", "saturate", "nan", "inf")
-_DECODE_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
 
 def _check_int(name: str, value, lo: int, hi: int) -> None:
@@ -294,13 +293,7 @@ class FloatFormat:
             If ``codes`` is not an integer array, holds a code out of range, or
             ``dtype`` is not float32/float64.
         """
-        try:
-            dt = np.dtype(dtype)
-        except TypeError as exc:
-            raise FormatError(f"dtype must be float32 or float64; got {dtype!r}") from exc
-        if dt not in _DECODE_DTYPES:
-            raise FormatError(f"dtype must be float32 or float64; got {dt}")
-        return _float_codec.decode(self, as_codes(codes, self.width), dt)
+        return _float_codec.decode(self, as_codes(codes, self.width), float_dtype(dtype))
 
     def quantise(self, values, dtype=None, rng=None) -> np.ndarray:
         """Return ``decode(encode(values, rng))``, by default in the input's float dtype (float64 for non-floats)."""
