@@ -16,8 +16,8 @@ import sys
 from rich.console import Console
 from rich.table import Table
 
-from hwgen.dataflow.config import ACCS, DATAFLOWS, ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm, utilisation
+from hwgen.emulation.units.systolic_config import ACCS, DATAFLOWS, ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm, utilisation
 
 SHAPES = {
     "QKV proj, prefill": (128, 384, 1152),

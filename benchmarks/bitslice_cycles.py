@@ -13,9 +13,9 @@ from rich.table import Table
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hwgen.dataflow.bitslice_model import BitSliceConfig
 from hwgen.emulation import int32
 from hwgen.emulation.bitslice import SliceCoding, bitslice_dot
+from hwgen.emulation.units.bitslice_plan import BitSliceConfig
 
 __all__ = ["main", "normal_int8", "rtl_cycles_per_mac"]
 
@@ -52,7 +52,7 @@ def rtl_cycles_per_mac(sigma: float, groups: int, k: int, simulator: str, seed: 
         2-cycle fill/drain), the golden model's cycles per MAC, and whether every result
         beat (dot product and the PE's reported cycle count) matched the model bit for bit.
     """
-    from hwgen.dataflow.bitslice_build import build_bitslice
+    from hwgen.dataflow.hardware import build_unit
     from hwgen.sim.bitslice_vectors import pe_phase
     from hwgen.sim.stream_regression import run_stream_regression
 
@@ -62,7 +62,7 @@ def rtl_cycles_per_mac(sigma: float, groups: int, k: int, simulator: str, seed: 
     phase = pe_phase(cfg.coding, cfg.acc_format, a, w, 8, 8, f"sigma={sigma}")
     model = bitslice_dot(a, w, 8, 8, cfg.coding, cfg.acc_format).cycles.sum() / a.size
     with tempfile.TemporaryDirectory() as tmp:
-        build = build_bitslice(cfg, Path(tmp) / "rtl")
+        build = build_unit(cfg, Path(tmp) / "rtl")
         report = run_stream_regression(build, [phase], tmp, simulator)
     return (report.cycles(0) - 2) / a.size, float(model), report.passed
 

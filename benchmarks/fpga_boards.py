@@ -24,7 +24,7 @@ from rich.table import Table
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.fpga.bitstream import build_accelerator_bitstream
 from hwgen.fpga.boards import BOARDS
 from hwgen.fpga.report import SynthesisError

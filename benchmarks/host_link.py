@@ -48,7 +48,7 @@ def emulated_rows(baud: int, rows: int, cols: int, a_depth: int, max_payload: in
 
 def simulated_rows(baud: int, rows: int, cols: int, a_depth: int, max_payload: int, clk_freq: int, seed: int = 0):
     """Throughput through the driver on the UART top in Verilator (simulated time at ``clk_freq``)."""
-    from hwgen.dataflow.config import ArrayConfig
+    from hwgen.emulation.units.systolic_config import ArrayConfig
     from hwgen.sim.virtual_serial import build_uart_top, run_driver_top
 
     with tempfile.TemporaryDirectory(prefix="hwgen_host_link_") as tmp:

@@ -11,9 +11,9 @@ from rich.table import Table
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm
 from hwgen.emulation.pim_model import PimConfig, PimRun, run_program
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm
 from hwgen.host.pim_mapping import calibration_commands, gemv_cycles, plan_gemv
 
 __all__ = ["AIM_CALIBRATION_CYCLES", "AIM_RESIDUAL_NOTE", "calibration_cycles", "calibration_run", "gemv_table", "main"]

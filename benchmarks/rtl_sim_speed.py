@@ -18,7 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.sim.batch_run import BatchRunner
 from hwgen.sim.regression import run_regression
 from hwgen.sim.systolic_vectors import random_operands

@@ -1,7 +1,7 @@
 """Sparse DSP chain: cycles and effective MACs per multiplier of dense vs 2:4, 1:4 and 1:8 GEMVs.
 
 Run ``python benchmarks/sparse_chain.py``. Model cycles come from
-``hwgen.dataflow.sparse_chain_model``; the measured column streams a small GEMV through
+``hwgen.emulation.units.sparse_dsp_plan``; the measured column streams a small GEMV through
 the chain's RTL in the Amaranth simulator and counts cycles from the first accepted
 beat to the last result (checked bit for bit against the golden model). A second table
 compares the default layout (activation window ``L``, ``M/N`` results per beat) with
@@ -20,8 +20,8 @@ from rich.table import Table
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hwgen.dataflow.sparse_chain_model import gemv_cost
 from hwgen.emulation.sparse_chain import SparseChainConfig
+from hwgen.emulation.units.sparse_dsp_plan import gemv_cost
 
 __all__ = ["main", "measure_rtl_cycles"]
 

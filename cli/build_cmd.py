@@ -12,8 +12,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hwgen.cli.options import config_from_args, writable_dir
-from hwgen.dataflow.registry import get_architecture
+from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units import get_unit
 from hwgen.rtl.component_build import check_build_folder
 from hwgen.sim.toolchain import ensure_verilator, find_simulator
 
@@ -38,14 +39,14 @@ def run_build(args: argparse.Namespace) -> int:
     console = Console(soft_wrap=True)  # paths in messages are never cut
     if args.command == "synth":
         _check_synth_options(args)
-    arch = get_architecture(args.arch)
+    arch = get_unit(args.arch)
     cfg = config_from_args(arch, args)
     out = writable_dir(args.out if args.out is not None else f"build/{cfg.top_name}", "out")
     check_build_folder(out)
     linting = args.command == "build" and not args.no_lint
     with console.status(f"Generating Verilog for {cfg.top_name}"):
         tools = {"verilator": find_simulator("verilator")} if linting else {}
-        result = arch.build_function()(cfg, out, {k: v for k, v in tools.items() if v})
+        result = build_unit(cfg, out, {k: v for k, v in tools.items() if v})
     console.print(f"wrote {result.verilog}")
     console.print(f"wrote {result.manifest}")
     if args.command == "synth":

@@ -11,8 +11,8 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from hwgen.cli.options import add_config_options, config_from_args, writable_dir
-from hwgen.dataflow.registry import Architecture, get_architecture
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units import Unit, get_unit
 
 __all__ = ["print_result", "register", "run"]
 
@@ -21,7 +21,7 @@ _DEFAULT_BAUD = 115_200
 _MAX_SEED = 2**31 - 1
 
 
-def register(sub: argparse._SubParsersAction, arch: Architecture) -> None:
+def register(sub: argparse._SubParsersAction, arch: Unit) -> None:
     """Add ``fpga build`` and ``fpga program`` to the ``hwgen`` subcommands."""
     from hwgen.fpga.boards import BOARDS
 
@@ -76,7 +76,7 @@ def _build(args: argparse.Namespace) -> int:
         raise ConfigError("arch", args.arch, "systolic (the accelerator top wraps a systolic array)")
     if not 0 <= args.seed <= _MAX_SEED:
         raise ConfigError("seed", args.seed, f"an integer from 0 to {_MAX_SEED}")
-    cfg = config_from_args(get_architecture(args.arch), args)
+    cfg = config_from_args(get_unit(args.arch), args)
     top = accelerator_top(cfg, board, args.baud)  # bad values raise here, before the progress display
     out = writable_dir(args.out if args.out is not None else f"build/fpga/{board.name}/{cfg.top_name}", "out")
     console = Console(soft_wrap=True)  # paths in messages are never cut

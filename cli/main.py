@@ -25,10 +25,10 @@ class _Parser(argparse.ArgumentParser):
 def build_parser(arch_name: str = "systolic") -> argparse.ArgumentParser:
     """The argument parser of ``hwgen``, with the config options of architecture ``arch_name``."""
     from hwgen.cli.options import add_config_options
-    from hwgen.dataflow.registry import ARCHITECTURES, get_architecture
+    from hwgen.emulation.units import UNITS, get_unit
 
-    arch = get_architecture(arch_name)
-    archs = "; ".join(f"{a.name}: {a.summary}" for a in ARCHITECTURES.values())
+    arch = get_unit(arch_name)
+    archs = "; ".join(f"{a.name}: {a.summary}" for a in UNITS.values())
     arch_help = f"architecture (default: systolic). {archs}. `--arch NAME --help` lists its options"
     parser = _Parser(prog="hwgen", description="Design, verify and deploy low-precision ML accelerators.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)

@@ -7,8 +7,9 @@ import dataclasses
 import tempfile
 from pathlib import Path
 
-from hwgen.dataflow.registry import (
-    Architecture,
+from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units import (
+    Unit,
     cli_fields,
     file_arch,
     in_file,
@@ -16,17 +17,16 @@ from hwgen.dataflow.registry import (
     make_config,
     type_name,
 )
-from hwgen.emulation.errors import ConfigError
 
 __all__ = ["DEFAULT_ARCH", "add_config_options", "arch_from_argv", "config_from_args", "writable_dir"]
 
-#: Architecture of a command given neither ``--arch`` nor a config file naming one.
+#: Unit of a command given neither ``--arch`` nor a config file naming one.
 DEFAULT_ARCH = "systolic"
 
 _TYPES = {"int": int, "float": float, "str": str}
 
 
-def add_config_options(parser: argparse.ArgumentParser, arch: Architecture) -> None:
+def add_config_options(parser: argparse.ArgumentParser, arch: Unit) -> None:
     """One ``--field-name`` option per scalar field of ``arch``'s config (one-to-one with the dataclass).
 
     A field's ``help`` metadata, if any, describes it in ``--help``; ``cli_format`` shows its default.
@@ -86,7 +86,7 @@ def arch_from_argv(argv: list[str]) -> str:
     return known.arch or named or DEFAULT_ARCH
 
 
-def config_from_args(arch: Architecture, args: argparse.Namespace):
+def config_from_args(arch: Unit, args: argparse.Namespace):
     """The config from ``--config`` (if any) with the command-line fields laid over it.
 
     A bad value from the file is reported as ``--config FILE: field = value``.
@@ -128,9 +128,9 @@ def writable_dir(path: str | Path, option: str) -> Path:
     return folder
 
 
-def _defaults(arch: Architecture) -> dict:
+def _defaults(arch: Unit) -> dict:
     values = dict(arch.defaults)
-    for f in dataclasses.fields(arch.config_class()):
+    for f in dataclasses.fields(arch.config):
         if f.default is not dataclasses.MISSING:
             values.setdefault(f.name, f.default)
     return values

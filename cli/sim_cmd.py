@@ -9,9 +9,9 @@ from rich.console import Console
 from rich.table import Table
 
 from hwgen.cli.options import config_from_args, writable_dir
-from hwgen.dataflow.registry import get_architecture
-from hwgen.dataflow.systolic_model import plan_gemm
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units import get_unit
+from hwgen.emulation.units.systolic_plan import plan_gemm
 from hwgen.sim.cocotb_runner import MAX_SEED
 from hwgen.sim.regression import DEFAULT_GEMMS, RegressionReport, run_regression
 from hwgen.sim.toolchain import SIMULATORS, find_simulator
@@ -53,7 +53,7 @@ def run_sim(args: argparse.Namespace) -> int:
     """
     if args.arch != "systolic":
         raise ConfigError("arch", args.arch, "systolic (the other units' regressions run under pytest, tests/sim)")
-    cfg = config_from_args(get_architecture(args.arch), args)
+    cfg = config_from_args(get_unit(args.arch), args)
     gemms = [parse_gemm(g) for g in args.gemm] if args.gemm else list(DEFAULT_GEMMS)
     for shape in gemms:
         try:

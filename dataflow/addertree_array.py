@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.dataflow.accumulator_bank import AccumulatorBank, tile_layout
-from hwgen.dataflow.addertree_model import AdderTreeConfig
+from hwgen.emulation.units.addertree_plan import AdderTreeConfig
 from hwgen.pe.adder_tree import AdderTreeDot, dot_bits
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape
@@ -34,7 +34,7 @@ class AdderTreeArray(wiring.Component):
     ``o_out``. One global enable: a stalled ``o_out`` holds the whole pipeline.
 
     Golden model: ``hwgen.emulation.adder_tree.adder_tree_dot`` per output
-    (``hwgen.dataflow.addertree_model.TreePlan.tile_outputs``).
+    (``hwgen.emulation.units.addertree_plan.TreePlan.tile_outputs``).
 
     Parameters
     ----------

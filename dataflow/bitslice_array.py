@@ -7,7 +7,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.dataflow.accumulator_bank import AccumulatorBank, tile_layout
-from hwgen.dataflow.bitslice_model import BitSliceConfig
+from hwgen.emulation.units.bitslice_plan import BitSliceConfig
 from hwgen.pe.bitslice import PRECISION_SHAPE
 from hwgen.pe.fusion_unit import FusionUnit, fusion_modes
 
@@ -36,7 +36,7 @@ class BitSliceArray(wiring.Component):
     data is then unspecified). One global enable: a stalled ``o_out`` holds everything.
 
     Golden model: ``hwgen.emulation.bitslice.fusion_dot`` per output
-    (``hwgen.dataflow.bitslice_model.FusionPlan.tile_outputs``).
+    (``hwgen.emulation.units.bitslice_plan.FusionPlan.tile_outputs``).
 
     Parameters
     ----------

@@ -6,8 +6,8 @@ from amaranth.hdl import Cat, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import latency
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import latency
 from hwgen.pe.float_mac import FloatOsMacPE
 from hwgen.pe.os_mac import OsMacPE
 from hwgen.rtl.delay_line import DelayLine
@@ -28,7 +28,7 @@ class OutputStationaryArray(wiring.Component):
     tile one result row per beat (``last`` on row ``rows - 1``) while the next tile
     already accumulates; only the next tile's last step waits for the drain.
 
-    Golden model: ``hwgen.dataflow.os_model.OutputStationaryPlan.tile_outputs``
+    Golden model: ``hwgen.emulation.units.os_plan.OutputStationaryPlan.tile_outputs``
     (``systolic_model.int_matmul``: k in order, wrapping or saturating; or ``fp_dot`` for
     float dtypes; per tile). Cycles: ``OutputStationaryPlan.cycles``.
 

@@ -6,8 +6,8 @@ from amaranth.hdl import Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hwgen.dataflow.sparse_chain_model import latency
 from hwgen.emulation.sparse_chain import SparseChainConfig, guard_bias
+from hwgen.emulation.units.sparse_dsp_plan import latency
 from hwgen.pe.sparse_dsp import ReductionNode, SparseDspSlice, cascade_layout, group_sum_width
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape

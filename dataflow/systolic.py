@@ -6,8 +6,8 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import latency
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import latency
 from hwgen.pe.float_mac import FloatMacPE
 from hwgen.pe.mac import MacPE
 from hwgen.rtl.delay_line import DelayLine
@@ -60,9 +60,9 @@ class SystolicArray(wiring.Component):
     choice travels with each streamed row so the switch sweeps the grid as a
     wavefront. A bank is refilled once no row in the grid still uses it.
 
-    Golden model: ``hwgen.dataflow.systolic_model.int_matmul`` (integers) or
+    Golden model: ``hwgen.emulation.units.systolic_plan.int_matmul`` (integers) or
     ``hwgen.emulation.fp_mac_model.fp_dot`` over the rows (floats) per tile
-    (``hwgen.dataflow.systolic_model.StationaryPlan.tile_outputs``).
+    (``hwgen.emulation.units.systolic_plan.StationaryPlan.tile_outputs``).
 
     Parameters
     ----------

@@ -17,7 +17,7 @@ def run_cycles(info: DeviceInfo, m: int) -> int:
       stationary port in cycle ``r + 1`` (the A words are read alongside and wait);
     - streamed word ``i`` is taken in cycle ``rows + 1 + i`` (the tile is loaded by then);
     - its output row leaves the array ``D = rows + cols + 1`` cycles later
-      (``hwgen.dataflow.systolic_model.latency``), in cycle ``rows + 1 + i + D``, and
+      (``hwgen.emulation.units.systolic_plan.latency``), in cycle ``rows + 1 + i + D``, and
       is written to ``O[o+i]`` in that cycle (the old word, for ACCUMULATE, was read
       ahead).
 

@@ -71,7 +71,7 @@ def _pad_value(fmt, negative_zero: bool) -> int:
     """Code of the padding value: 0, or ``-0`` in the held operand of a float format.
 
     ``(+0) * (-0) = -0`` is the exact additive identity of round-to-nearest-even, so
-    padded K rows never change a float sum (``hwgen.dataflow.systolic_model``).
+    padded K rows never change a float sum (``hwgen.emulation.units.systolic_plan``).
     """
     if isinstance(fmt, FloatFormat) and negative_zero:
         return int(fmt.encode(np.array([-0.0]))[0])

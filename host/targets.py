@@ -30,7 +30,7 @@ __all__ = [
 
 #: Dataflows of the systolic array; ``auto`` picks the fastest per layer.
 DATAFLOWS = ("ws", "is", "os", "auto")
-#: Pipeline depth of the Bit Fusion-like array (``hwgen.dataflow.bitslice_model.ARRAY_LATENCY``).
+#: Pipeline depth of the Bit Fusion-like array (``hwgen.emulation.units.bitslice_plan.ARRAY_LATENCY``).
 BITSLICE_LATENCY = 2
 #: The target texts :func:`parse_target` accepts.
 TARGET_FORMS = (
@@ -50,14 +50,14 @@ def _cdiv(a: int, b: int) -> int:
 
 
 def systolic_latency(rows: int, cols: int, dataflow: str) -> int:
-    """Pipeline depth D of the systolic array (``hwgen.dataflow.systolic_model.latency``)."""
+    """Pipeline depth D of the systolic array (``hwgen.emulation.units.systolic_plan.latency``)."""
     return rows + cols + (0 if dataflow == "os" else 1)
 
 
 def stationary_cycles(rows: int, cols: int, m: int, k: int, n: int, dataflow: str) -> int:
     """Full-rate cycles of one ``m x k x n`` GEMM in the ws/is dataflow (double-buffered stationary tiles).
 
-    The recurrence of ``hwgen.dataflow.systolic_model.StationaryPlan.cycles``: with R rows,
+    The recurrence of ``hwgen.emulation.units.systolic_plan.StationaryPlan.cycles``: with R rows,
     S streamed rows per tile (``m`` for ws, ``n`` for is) and depth D, tile t loads from
     ``W_t = max(W_{t-1} + R, E_{t-2} + D)``, streams from ``A_t = max(E_{t-1} + 1, W_t + R)``
     to ``E_t = A_t + S - 1``; the count is ``E_last + D + 1``.
@@ -204,7 +204,7 @@ class BitSliceTarget:
         return self.pes * fused_lanes(a_bits, w_bits, self.coding)
 
     def cycles(self, m: int, k: int, n: int, w_bits: int = 8, a_bits: int = 8) -> int:
-        """``tiles * ceil(k / lanes) + 2`` (``hwgen.dataflow.bitslice_model.FusionPlan.cycles``)."""
+        """``tiles * ceil(k / lanes) + 2`` (``hwgen.emulation.units.bitslice_plan.FusionPlan.cycles``)."""
         _check_shape(m=m, k=k, n=n)
         self._check_bits(w_bits, a_bits)
         lanes = fused_lanes(a_bits, w_bits, self.coding)
@@ -279,7 +279,7 @@ class SparseTarget:
 
         ``s`` results per beat (``M/N`` by default), ``span = (L / s) * M / N`` columns per
         beat (``L`` by default), ``D = length / group_size + 3``
-        (``hwgen.dataflow.sparse_chain_model``).
+        (``hwgen.emulation.units.sparse_dsp_plan``).
         """
         _check_shape(m=m, k=k, n=n)
         cfg = self.config_for()

@@ -11,10 +11,7 @@ from hwgen.emulation.fp_mac_model import check_acc_format, check_in_format
 from hwgen.rtl.format_shape import FormatShape
 from hwgen.rtl.fp_add import FpAdd, code_layout, unpack_code
 
-__all__ = ["LATENCY", "FpDotPE", "beat_layout"]
-
-#: Cycles from the handshake of a ``last`` input beat to ``o_acc.valid`` (with ``o_acc.ready`` high).
-LATENCY = 2
+__all__ = ["FpDotPE", "beat_layout"]
 
 
 def beat_layout(in_fmt: FloatFormat) -> data.StructLayout:

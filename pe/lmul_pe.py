@@ -8,22 +8,13 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation import FloatFormat, LMul
 from hwgen.emulation.fp_mac_model import check_in_format
+from hwgen.emulation.units.fp_pe_config import SUPPORTED_POLICIES
 from hwgen.pe.fp_dot import FpDotPE
 from hwgen.rtl import arith
 from hwgen.rtl.format_shape import FormatShape
 from hwgen.rtl.fp_add import exp_offset, unpack_code, unpacked_layout
 
-__all__ = ["SUPPORTED_POLICIES", "LMulPE", "LMulUnit"]
-
-#: Policy values of :class:`~hwgen.emulation.lmul.LMul` the hardware implements.
-SUPPORTED_POLICIES = {
-    "definition": ("integer_add",),
-    "zero": ("exact", "raw"),
-    "subnormal": ("flush", "raw"),
-    "overflow": ("format", "saturate", "inf"),
-    "underflow": ("flush", "keep"),
-    "nan": ("propagate",),
-}
+__all__ = ["LMulPE", "LMulUnit"]
 
 
 def _check_supported(lmul: LMul) -> None:

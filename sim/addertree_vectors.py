@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from hwgen.dataflow.addertree_array import beat_layout, out_layout
-from hwgen.dataflow.addertree_model import TreePlan
+from hwgen.emulation.units.addertree_plan import TreePlan
 from hwgen.sim.beats import Phase, pack_fields
 
 __all__ = ["exhaustive_phase", "random_gemm", "tree_phase"]

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hwgen.dataflow.build import build_design
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm
+from hwgen.dataflow.hardware import build_unit
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm
 from hwgen.sim.batch_harness import HARNESS_TOP, harness_verilog, stream_ports
 from hwgen.sim.cocotb_runner import CocotbSession
 from hwgen.sim.systolic_vectors import check_outputs, input_beats
@@ -71,7 +71,7 @@ class BatchRunner:
             raise ValueError(f"stall_percent={stall_percent} is not allowed; allowed: 0 to 90")
         self.cfg, self.depth, self.stall_percent = cfg, depth, stall_percent
         work = Path(work_dir).resolve()
-        build = build_design(cfg, work / "rtl")
+        build = build_unit(cfg, work / "rtl")
         harness = work / "rtl" / f"{HARNESS_TOP}.v"
         streams = stream_ports(build.manifest_data["ports"])
         self._widths = {s.name: s.width for s in streams}

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwgen.dataflow.bitslice_model import FusionPlan
 from hwgen.emulation import IntFormat
 from hwgen.emulation.bitslice import SliceCoding, bitslice_dot
+from hwgen.emulation.units.bitslice_plan import FusionPlan
 from hwgen.pe.bitslice import pair_layout, result_layout
 from hwgen.sim.beats import Phase, pack_fields
 

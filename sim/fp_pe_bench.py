@@ -12,7 +12,7 @@ import numpy as np
 
 from hwgen.emulation import LMul, get_format
 from hwgen.emulation.fp_mac_model import fp_dot
-from hwgen.pe.fp_dot import LATENCY
+from hwgen.emulation.units.fp_pe_config import LATENCY
 from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hwgen.dataflow.pim_build import build_pim
+from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation.pim_model import PimCommand, PimConfig
 from hwgen.sim.cocotb_runner import CocotbRun, flow_job, run_cocotb
 from hwgen.sim.pim_bench import command_to_dict
@@ -36,7 +36,7 @@ def run_pim_regression(
     """
     flow = flow_job(seed, valid_prob, ready_prob)
     work = Path(work_dir).resolve()
-    build = build_pim(cfg, work / "rtl")
+    build = build_unit(cfg, work / "rtl")
     job = {
         "config": cfg.to_dict(),
         "program": [command_to_dict(c) for c in program],

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwgen.dataflow.build import build_design
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import plan_gemm
+from hwgen.dataflow.hardware import build_unit
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import plan_gemm
 from hwgen.sim.cocotb_runner import CocotbRun, CocotbSession, SimulationError, flow_job, locked
 
 __all__ = ["DEFAULT_GEMMS", "RegressionReport", "run_regression"]
@@ -78,7 +78,7 @@ def run_regression(
         plan_gemm(cfg, *shape)
     work = Path(work_dir).resolve()
     with locked(work / "rtl.lock"):
-        build = build_design(cfg, work / "rtl")
+        build = build_unit(cfg, work / "rtl")
         session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, work).build()
     job = {"config": cfg.to_dict(), "gemms": [list(g) for g in shapes], **flow}
     run = session.run("hwgen.sim.systolic_bench", job)

@@ -88,8 +88,8 @@ class RtlBackend(ProgramBackend):
         simulator: str = "verilator",
         work_dir=None,
     ):
-        from hwgen.dataflow.accelerator import TopConfig, device_info
-        from hwgen.dataflow.config import ACCS
+        from hwgen.emulation.units.systolic_config import ACCS
+        from hwgen.emulation.units.top_config import TopConfig, device_info
 
         acc = ACCS.get(dtype, ("int32",))[0]
         self.top_cfg = TopConfig(rows, cols, top_dataflow, dtype, acc, link="stream", **(memories or {}))

@@ -10,9 +10,9 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from hwgen.dataflow.sparse_chain_build import build_sparse_chain
-from hwgen.dataflow.sparse_chain_model import gemv_cycles, latency, stream_cycles
+from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation.sparse_chain import SparseChainConfig
+from hwgen.emulation.units.sparse_dsp_plan import gemv_cycles, latency, stream_cycles
 from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import CocotbRun, flow_job, load_job, run_cocotb
 from hwgen.sim.sparse_chain_vectors import GemvCase, check_outputs, make_case
@@ -159,7 +159,7 @@ def run_sparse_chain_regression(
     """
     flow = flow_job(seed, valid_prob, ready_prob)
     work = Path(work_dir).resolve()
-    build = build_sparse_chain(cfg, work / "rtl")
+    build = build_unit(cfg, work / "rtl")
     job = {
         "config": cfg.to_dict(),
         "cases": cases,

@@ -10,8 +10,8 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm, utilisation
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm, utilisation
 from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
 from hwgen.sim.streams import StreamDriver, StreamMonitor

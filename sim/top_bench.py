@@ -346,8 +346,8 @@ async def top_regression(dut):
     The job names the link: ``"stream"`` (``TopBench`` with the job's flow-control
     probabilities) or ``"uart"`` (``UartPins`` at the job's ``divisor``).
     """
-    from hwgen.dataflow.accelerator import device_info, golden_model
-    from hwgen.dataflow.config import ArrayConfig
+    from hwgen.emulation.units.systolic_config import ArrayConfig
+    from hwgen.emulation.units.top_config import device_info, golden_model
 
     job = load_job()
     cfg = ArrayConfig.from_dict(job["config"])

@@ -405,7 +405,8 @@ class DriverTopRun:
 
 def build_uart_top(cfg, work_dir, clk_freq: int, baud: int, **memories) -> tuple[CocotbSession, DeviceInfo]:
     """Verilog of ``make_accelerator_top(cfg, link="uart", ...)`` built once in Verilator; the session and its info."""
-    from hwgen.dataflow.accelerator import device_info, make_accelerator_top, top_name
+    from hwgen.dataflow.accelerator import make_accelerator_top
+    from hwgen.emulation.units.top_config import device_info, top_name
     from hwgen.rtl.verilog_writer import generate_verilog
 
     work_dir = Path(work_dir)

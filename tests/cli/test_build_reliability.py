@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from hwgen.dataflow.registry import ARCHITECTURES
+from hwgen.emulation.units import UNITS
 
 #: Small designs of every architecture (the same list as test_cli's build-and-lint test).
 SMALL = {
@@ -24,7 +24,7 @@ def _manifest(folder):
 
 
 def test_small_designs_cover_every_architecture():
-    assert set(SMALL) == set(ARCHITECTURES)
+    assert set(SMALL) == set(UNITS)
 
 
 @pytest.mark.parametrize("arch", list(SMALL))

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from hwgen.dataflow.registry import ARCHITECTURES, make_config, type_name
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units import UNITS, make_config, type_name
 
 
 def _one_line(status, err, *names):
@@ -118,8 +118,8 @@ def _bad_values(f: dataclasses.Field) -> list:
 
 
 def _field_cases():
-    for arch in ARCHITECTURES.values():
-        for f in dataclasses.fields(arch.config_class()):
+    for arch in UNITS.values():
+        for f in dataclasses.fields(arch.config):
             if f.name in arch.fixed or f.name == "arch":
                 continue
             for value in _bad_values(f):
@@ -129,7 +129,7 @@ def _field_cases():
 @pytest.mark.parametrize(("arch", "field", "value"), list(_field_cases()))
 def test_every_field_of_every_architecture_rejects_wrong_types(arch, field, value):
     with pytest.raises(ConfigError) as info:
-        make_config(ARCHITECTURES[arch], {field: value})
+        make_config(UNITS[arch], {field: value})
     assert info.value.field.split(".")[0] == field
     assert info.value.allowed
 

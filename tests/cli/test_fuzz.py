@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from hwgen.cli.main import build_parser, main
-from hwgen.dataflow.registry import ARCHITECTURES
+from hwgen.emulation.units import UNITS
 
 pytestmark = pytest.mark.fuzz
 
@@ -46,13 +46,13 @@ def _stop(*_args, **_kwargs):
 @pytest.fixture
 def stubbed(monkeypatch, tmp_path):
     """Long work replaced by :class:`_WorkStarts`; the current folder a scratch folder."""
+    import hwgen.cli.build_cmd as build_cmd
     import hwgen.cli.report_cmd as report_cmd
     import hwgen.cli.run_cmd as run_cmd
     import hwgen.cli.sim_cmd as sim_cmd
-    import hwgen.dataflow.registry as registry
     import hwgen.fpga.bitstream as bitstream
 
-    monkeypatch.setattr(registry.Architecture, "build_function", lambda self: _stop)
+    monkeypatch.setattr(build_cmd, "build_unit", _stop)
     monkeypatch.setattr(sim_cmd, "run_regression", _stop)
     monkeypatch.setattr(run_cmd, "_table", _stop)
     monkeypatch.setattr(report_cmd, "_perf_plots", _stop)
@@ -246,8 +246,8 @@ def test_random_argv(stubbed, command_group):
     cases = {"build": 500, "sim": 200, "run": 300, "other": 300}[command_group]
     outcomes = Counter()
     for _ in range(int(cases * SCALE)):
-        arch = rng.choice([*ARCHITECTURES, "nosuch"])
-        commands = _subparsers(build_parser(arch if arch in ARCHITECTURES else "systolic"))
+        arch = rng.choice([*UNITS, "nosuch"])
+        commands = _subparsers(build_parser(arch if arch in UNITS else "systolic"))
         wanted = {"build": ("build", "synth"), "sim": ("sim",), "run": ("run",)}.get(command_group)
         commands = {
             k: v
@@ -299,8 +299,8 @@ def _random_scalar(rng: random.Random):
 def _random_config(rng: random.Random) -> dict:
     import dataclasses
 
-    arch = ARCHITECTURES[rng.choice(sorted(ARCHITECTURES))]
-    fields = [f.name for f in dataclasses.fields(arch.config_class())]
+    arch = UNITS[rng.choice(sorted(UNITS))]
+    fields = [f.name for f in dataclasses.fields(arch.config)]
     data = {}
     for name in rng.sample(fields, k=rng.randint(0, len(fields))):
         data[name] = _random_scalar(rng)
@@ -309,7 +309,7 @@ def _random_config(rng: random.Random) -> dict:
     if rng.random() < 0.3:
         data[rng.choice(["bogus", "arch", "config", "sha256"])] = _random_scalar(rng)
     if rng.random() < 0.7:
-        data["arch"] = rng.choice([arch.name, *ARCHITECTURES, "nosuch", 3])
+        data["arch"] = rng.choice([arch.name, *UNITS, "nosuch", 3])
     return data
 
 
@@ -364,7 +364,7 @@ def test_random_config_files(stubbed):
         path = _random_file(rng, stubbed, "--config")
         argv = ["build", "--config", str(path)]
         if rng.random() < 0.4:
-            argv += ["--arch", rng.choice([*ARCHITECTURES, "nosuch"])]
+            argv += ["--arch", rng.choice([*UNITS, "nosuch"])]
         outcomes[_check(argv, *_invoke(argv))] += 1
     _report("config files", outcomes)
 

@@ -8,11 +8,12 @@ import pytest
 from amaranth.hdl import UnusedElaboratable
 from amaranth.sim import Simulator
 
-from hwgen.dataflow.accelerator import device_info, golden_model, make_accelerator_top, top_name
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.accelerator import make_accelerator_top
 from hwgen.emulation import isa
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.isa import Space
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.top_config import device_info, golden_model, top_name
 from hwgen.sim.top_bench import edge_commands, random_commands, split_frames
 
 SMALL = {"w_depth": 8, "a_depth": 16, "o_depth": 16, "max_payload": 128}

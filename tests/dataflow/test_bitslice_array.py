@@ -5,8 +5,8 @@ import pytest
 
 from hwgen.cli.build_cmd import lint
 from hwgen.dataflow.bitslice_array import BitSliceArray, out_layout
-from hwgen.dataflow.bitslice_build import build_bitslice
-from hwgen.dataflow.bitslice_model import BitSliceConfig, plan_fusion_gemm
+from hwgen.dataflow.hardware import build_unit
+from hwgen.emulation.units.bitslice_plan import BitSliceConfig, plan_fusion_gemm
 from hwgen.sim.amaranth_streams import run_phases
 from hwgen.sim.beats import unpack_fields
 from hwgen.sim.bitslice_vectors import array_phase, random_gemm
@@ -68,7 +68,7 @@ def test_bad_precision_sets_error():
 )
 def test_verilog_lints_clean_and_manifest_records_config(tmp_path, kwargs):
     cfg = BitSliceConfig(**kwargs)
-    result = build_bitslice(cfg, tmp_path)
+    result = build_unit(cfg, tmp_path)
     clean, messages = lint(result.verilog, result.lint_waivers)
     assert clean, messages
     assert result.manifest_data["config"] == cfg.to_dict()

@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.systolic_config import ArrayConfig
 
 
 @pytest.mark.parametrize(
@@ -102,7 +102,7 @@ def test_float_configs_are_accepted_and_named_apart(dtype, mul):
     ],
 )
 def test_fp_pe_config_names_field_value_and_allowed(fields, bad, allowed):
-    from hwgen.dataflow.fp_build import FpPEConfig
+    from hwgen.emulation.units.fp_pe_config import FpPEConfig
 
     with pytest.raises(ConfigError) as info:
         FpPEConfig(**fields)
@@ -115,7 +115,7 @@ def test_fp_pe_config_names_field_value_and_allowed(fields, bad, allowed):
     [("slice_bits", 2.0), ("slice_bits", True), ("max_bits", 8.0), ("encoding", 5), ("acc", ["int32"]), ("unit", 1)],
 )
 def test_bitslice_config_rejects_wrong_types(field, value):
-    from hwgen.dataflow.bitslice_model import BitSliceConfig
+    from hwgen.emulation.units.bitslice_plan import BitSliceConfig
 
     with pytest.raises(ConfigError) as info:
         BitSliceConfig(**{field: value})

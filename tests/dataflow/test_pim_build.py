@@ -5,7 +5,7 @@ import json
 import pytest
 
 from hwgen.cli.build_cmd import lint
-from hwgen.dataflow.pim_build import build_pim
+from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.pim_model import PimConfig, PimTiming
 from hwgen.sim.toolchain import find_simulator
@@ -22,7 +22,7 @@ from hwgen.sim.toolchain import find_simulator
     ],
 )
 def test_build_lints_clean_and_writes_manifest(tmp_path, cfg):
-    result = build_pim(cfg, tmp_path)
+    result = build_unit(cfg, tmp_path)
     manifest = json.loads(result.manifest.read_text())
     assert manifest["arch"] == "pim" and manifest["top"] == cfg.top_name
     assert PimConfig.from_dict(manifest["config"]) == cfg
@@ -39,4 +39,4 @@ def test_build_lints_clean_and_writes_manifest(tmp_path, cfg):
 )
 def test_build_rejects_configs_it_cannot_generate(tmp_path, cfg, field):
     with pytest.raises(ConfigError, match=f"^{field}="):
-        build_pim(cfg, tmp_path)
+        build_unit(cfg, tmp_path)

@@ -6,10 +6,10 @@ import sys
 import numpy as np
 import pytest
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import plan_gemm
 from hwgen.emulation import accumulate
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import plan_gemm
 
 SAT = ArrayConfig(acc="int32_sat").acc_format
 # int8 products of equal sign; 140_000 of them pass 2**31 - 1 (133_144 would).

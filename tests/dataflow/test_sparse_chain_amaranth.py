@@ -7,8 +7,8 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwgen.dataflow.sparse_chain import SparseDspChain, act_layout, out_layout, weight_layout
-from hwgen.dataflow.sparse_chain_model import gemv_cycles, latency, stream_cycles
 from hwgen.emulation.sparse_chain import SparseChainConfig, WeightBeat
+from hwgen.emulation.units.sparse_dsp_plan import gemv_cycles, latency, stream_cycles
 from hwgen.sim.sparse_chain_vectors import KINDS, act_payload, check_outputs, make_case, out_codes, weight_payload
 
 

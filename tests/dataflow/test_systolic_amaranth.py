@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.dataflow.build import make_array
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm
+from hwgen.dataflow.hardware import unit_component
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm
 from hwgen.sim.systolic_vectors import check_outputs, input_beats, random_operands
 
 DATAFLOWS = ("ws", "is", "os")
@@ -17,7 +17,7 @@ DATAFLOWS = ("ws", "is", "os")
 def run_amaranth(cfg, a, b, valid_prob=1.0, ready_prob=1.0, seed=0):
     """Drive one GEMM through the Amaranth model; return (plan, output beats, cycles first-input..last-output)."""
     plan = plan_gemm(cfg, a.shape[0], a.shape[1], b.shape[1])
-    dut = make_array(cfg)
+    dut = unit_component(cfg)
     sources = [(getattr(dut, port), beats) for port, beats in input_beats(plan, a, b).items()]
     want = len(plan.output_beats(a, b))
     outs, stamps, first_in = [], [], []

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 from test_systolic_amaranth import run_amaranth
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm
 from hwgen.emulation import LMul, bfloat16, float8_e4m3fn, float32
 from hwgen.emulation.fp_mac_model import fp_dot
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm
 from hwgen.pe.float_mac import FloatMacPE, FloatOsMacPE
 from hwgen.sim.systolic_vectors import check_outputs, expected_codes, float_corners, random_operands
 

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, latency, plan_gemm, utilisation
 from hwgen.emulation import int32
 from hwgen.emulation.ops import matmul_int
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, latency, plan_gemm, utilisation
 
 
 @pytest.mark.parametrize(

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from hwgen.dataflow.addertree_model import AdderTreeConfig, array_latency, plan_tree_gemm
 from hwgen.emulation import IntFormat, int8, int32
 from hwgen.emulation.adder_tree import adder_tree_dot, tree_depth, tree_levels, tree_sum
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.addertree_plan import AdderTreeConfig, array_latency, plan_tree_gemm
 
 
 def test_tree_levels_pair_neighbours_and_pass_the_odd_one_through():

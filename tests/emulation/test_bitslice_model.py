@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from hwgen.dataflow.bitslice_model import BitSliceConfig, pe_cycles, plan_fusion_gemm
 from hwgen.emulation import IntFormat, int32
 from hwgen.emulation.bitslice import (
     SliceCoding,
@@ -13,6 +12,7 @@ from hwgen.emulation.bitslice import (
     fusion_dot,
 )
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.bitslice_plan import BitSliceConfig, pe_cycles, plan_fusion_gemm
 
 CODINGS = [SliceCoding("radix4", 2), SliceCoding("unsigned", 2), SliceCoding("unsigned", 1)]
 

@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 
-from hwgen.dataflow.sparse_chain_model import gemv_beats, gemv_cost, gemv_cycles, latency, stream_cycles
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.sparse_chain import (
     SparseChainConfig,
@@ -21,6 +20,7 @@ from hwgen.emulation.sparse_chain import (
     select_activations,
     split_packed,
 )
+from hwgen.emulation.units.sparse_dsp_plan import gemv_beats, gemv_cost, gemv_cycles, latency, stream_cycles
 
 # --- configuration -----------------------------------------------------------------------------
 

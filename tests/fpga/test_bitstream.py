@@ -10,8 +10,8 @@ from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.fpga.bitstream import STAGES, build_accelerator_bitstream, build_bitstream
 from hwgen.fpga.board_top import BoardTop
 from hwgen.fpga.boards import BOARDS, get_board

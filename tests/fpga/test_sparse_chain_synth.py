@@ -2,9 +2,10 @@
 
 import pytest
 
-from hwgen.dataflow.sparse_chain_build import elaborate_sparse_chain
+from hwgen.dataflow.hardware import unit_component
 from hwgen.emulation.sparse_chain import SparseChainConfig
 from hwgen.fpga import synthesize
+from hwgen.rtl.verilog_writer import generate_verilog
 
 pytestmark = pytest.mark.synth
 
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.synth
     ids=lambda c: c.top_name,
 )
 def test_multipliers_map_to_dsp_blocks(tmp_path, cfg):
-    gen = elaborate_sparse_chain(cfg)
+    gen = generate_verilog(unit_component(cfg), cfg.top_name)
     report = synthesize(gen.text, gen.top, "ecp5", tmp_path, place_and_route=False)
     # int8 x int8 fits one 18x18 multiplier; the packed operand a1*2**18 + a0 is 26 bits wide, so
     # Yosys splits it over two MULT18X18D (packing pays on a 27x18 DSP48E2, not on ECP5).

@@ -4,10 +4,11 @@ import json
 
 import pytest
 
-from hwgen.dataflow.build import elaborate
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.hardware import unit_component
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.fpga import FAMILIES, SynthesisError, generic_gates, synthesize
+from hwgen.rtl.verilog_writer import generate_verilog
 
 pytestmark = pytest.mark.synth
 
@@ -17,7 +18,8 @@ _TARGET_MHZ = {"ice40": 12.0, "ecp5": 50.0}
 
 @pytest.fixture(scope="module")
 def designs():
-    return {n: elaborate(ArrayConfig(rows=n, cols=n)) for n in (2, 4)}
+    cfgs = {n: ArrayConfig(rows=n, cols=n) for n in (2, 4)}
+    return {n: generate_verilog(unit_component(cfg), cfg.top_name) for n, cfg in cfgs.items()}
 
 
 @pytest.fixture(scope="module")

@@ -228,7 +228,7 @@ class _Recording(WrappedTransport):
 
 @pytest.mark.parametrize("bound", ["rows", "cols"])
 def test_emulated_shape_has_the_array_configs_bound(bound):
-    from hwgen.dataflow.config import MAX_DIM
+    from hwgen.emulation.units.systolic_config import MAX_DIM
 
     assert getattr(emulated_info(**{bound: MAX_DIM}), bound) == MAX_DIM
     for bad in (0, MAX_DIM + 1, 255, True, 2.0):

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from hwgen.dataflow.sparse_chain_model import gemv_beats, gemv_cycles, latency
 from hwgen.emulation import int32, ops
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.sparse_chain import SparseChainConfig, run_chain
+from hwgen.emulation.units.sparse_dsp_plan import gemv_beats, gemv_cycles, latency
 from hwgen.host.nm_sparsity import (
     act_stream,
     compress_nm,

@@ -5,11 +5,11 @@ import itertools
 import numpy as np
 import pytest
 
-from hwgen.dataflow.bitslice_model import ARRAY_LATENCY, BitSliceConfig, plan_fusion_gemm
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.sparse_chain_model import gemv_cycles, latency
-from hwgen.dataflow.systolic_model import plan_gemm
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.bitslice_plan import ARRAY_LATENCY, BitSliceConfig, plan_fusion_gemm
+from hwgen.emulation.units.sparse_dsp_plan import gemv_cycles, latency
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import plan_gemm
 from hwgen.host.targets import (
     BITSLICE_LATENCY,
     BitSliceTarget,

@@ -5,8 +5,8 @@ import pytest
 
 from hwgen.cli.build_cmd import lint
 from hwgen.dataflow.addertree_array import AdderTreeArray
-from hwgen.dataflow.addertree_build import build_addertree
-from hwgen.dataflow.addertree_model import AdderTreeConfig, plan_tree_gemm
+from hwgen.dataflow.hardware import build_unit
+from hwgen.emulation.units.addertree_plan import AdderTreeConfig, plan_tree_gemm
 from hwgen.sim.addertree_vectors import random_gemm, tree_phase
 from hwgen.sim.amaranth_streams import run_phases
 from hwgen.sim.toolchain import ensure_verilator
@@ -44,7 +44,7 @@ def test_random_backpressure_bit_exact():
 @pytest.mark.parametrize("kwargs", [{}, {"rows": 3, "lanes": 5, "dtype": "int4", "acc": "int16"}], ids=str)
 def test_verilog_lints_clean(tmp_path, kwargs):
     cfg = AdderTreeConfig(**kwargs)
-    result = build_addertree(cfg, tmp_path)
+    result = build_unit(cfg, tmp_path)
     clean, messages = lint(result.verilog, result.lint_waivers)
     assert clean, messages
     assert result.manifest_data["config"] == cfg.to_dict()

@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 
 from hwgen.emulation import LMul, bfloat16, float8_e4m3fn, float8_e5m2, float32
 from hwgen.emulation.fp_mac_model import exact_products, fp_dot
-from hwgen.pe.fp_dot import LATENCY
+from hwgen.emulation.units.fp_pe_config import LATENCY
 from hwgen.pe.fp_mac import FpMacPE
 from hwgen.pe.lmul_pe import LMulPE, LMulUnit
 from hwgen.sim.fp_pe_bench import corner_codes
@@ -126,10 +126,11 @@ def test_unsupported_policies_raise(field, value):
 )
 def test_build_writes_lint_clean_verilog_and_manifest(tmp_path, kind, in_fmt, policies):
     from hwgen.cli.build_cmd import lint
-    from hwgen.dataflow.fp_build import build_fp_pe
+    from hwgen.dataflow.hardware import build_unit
+    from hwgen.emulation.units.fp_pe_config import FpPEConfig
     from hwgen.sim.toolchain import find_simulator
 
-    build = build_fp_pe(kind, in_fmt, "float32", tmp_path, **policies)
+    build = build_unit(FpPEConfig(kind, in_fmt, "float32", dict(policies)), tmp_path)
     assert build.manifest_data["config"] == {"kind": kind, "in_fmt": in_fmt, "acc_fmt": "float32", "policies": policies}
     assert build.manifest_data["latency"] == LATENCY
     if find_simulator("verilator") is None:

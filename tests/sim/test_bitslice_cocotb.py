@@ -9,8 +9,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from hwgen.dataflow.bitslice_build import build_bitslice
-from hwgen.dataflow.bitslice_model import BitSliceConfig, plan_fusion_gemm
+from hwgen.dataflow.hardware import build_unit
+from hwgen.emulation.units.bitslice_plan import BitSliceConfig, plan_fusion_gemm
 from hwgen.sim.bitslice_vectors import (
     array_phase,
     exhaustive_pairs,
@@ -61,7 +61,7 @@ def test_pe_radix4_verilator(tmp_path):
     _need("verilator")
     cfg = BitSliceConfig(unit="pe", encoding="radix4", slice_bits=2)
     phases, serial = _pe_phases(cfg)
-    report = run_stream_regression(build_bitslice(cfg, tmp_path / "rtl"), phases, tmp_path, "verilator")
+    report = run_stream_regression(build_unit(cfg, tmp_path / "rtl"), phases, tmp_path, "verilator")
     _check_pe(report, cfg, phases, serial)
 
 
@@ -71,7 +71,7 @@ def test_pe_twos_complement_slices_icarus(tmp_path, encoding, slice_bits):
     _need("icarus")
     cfg = BitSliceConfig(unit="pe", encoding=encoding, slice_bits=slice_bits)
     phases, serial = _pe_phases(cfg)
-    report = run_stream_regression(build_bitslice(cfg, tmp_path / "rtl"), phases, tmp_path, "icarus")
+    report = run_stream_regression(build_unit(cfg, tmp_path / "rtl"), phases, tmp_path, "icarus")
     _check_pe(report, cfg, phases, serial)
 
 
@@ -88,7 +88,7 @@ def test_array_random_gemms(tmp_path, simulator, rows, cols, encoding):
     plans = [plan_fusion_gemm(cfg, *g) for g in GEMMS]
     phases = [array_phase(p, *random_gemm(rng, *g), name=str(g)) for p, g in zip(plans, GEMMS, strict=True)]
     report = run_stream_regression(
-        build_bitslice(cfg, tmp_path / "rtl"), _with_backpressure(phases), tmp_path, simulator, seed=3
+        build_unit(cfg, tmp_path / "rtl"), _with_backpressure(phases), tmp_path, simulator, seed=3
     )
     assert report.passed, [p["mismatches"][:3] for p in report.phases] or report.log.read_text()[-3000:]
     for i, plan in enumerate(plans):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from hwgen.dataflow.config import ArrayConfig
+from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.sim import cocotb_runner
 from hwgen.sim.cocotb_runner import CocotbRun, SimulationError
 from hwgen.sim.regression import run_regression

@@ -9,8 +9,8 @@ import re
 
 import pytest
 
-from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation.accelerator_timing import run_cycles
+from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.sim.toolchain import find_simulator
 
 pytestmark = pytest.mark.sim

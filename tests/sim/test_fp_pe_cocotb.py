@@ -2,7 +2,8 @@
 
 import pytest
 
-from hwgen.dataflow.fp_build import build_fp_pe
+from hwgen.dataflow.hardware import build_unit
+from hwgen.emulation.units.fp_pe_config import FpPEConfig
 from hwgen.sim.cocotb_runner import run_cocotb
 from hwgen.sim.toolchain import find_simulator
 
@@ -37,7 +38,7 @@ RANDOM_SUITES = FULL_SUITES[1:]
 def _run(tmp_path, simulator, kind, in_fmt, suites, seed, **policies):
     if find_simulator(simulator) is None:
         pytest.skip(f"{simulator} is not installed")
-    build = build_fp_pe(kind, in_fmt, "float32", tmp_path / "rtl", **policies)
+    build = build_unit(FpPEConfig(kind, in_fmt, "float32", dict(policies)), tmp_path / "rtl")
     job = {"kind": kind, "in_fmt": in_fmt, "acc_fmt": "float32", "policies": policies, "seed": seed, "suites": suites}
     run = run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.fp_pe_bench", job, simulator, tmp_path)
     assert run.passed, run.log.read_text()[-3000:]

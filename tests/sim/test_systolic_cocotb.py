@@ -8,10 +8,10 @@ import cocotb
 import numpy as np
 import pytest
 
-from hwgen.dataflow.build import build_design
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import plan_gemm
+from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation import accumulate
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import plan_gemm
 from hwgen.sim.cocotb_runner import CocotbSession, load_job, run_cocotb
 from hwgen.sim.regression import DEFAULT_GEMMS, run_regression
 from hwgen.sim.toolchain import find_simulator
@@ -90,7 +90,7 @@ def test_random_backpressure_regression(tmp_path, simulator):
 def test_a_failing_bench_is_reported_not_raised(tmp_path):
     # The WS Verilog driven as if it were output-stationary cannot produce the expected rows.
     _need("icarus")
-    build = build_design(ArrayConfig(rows=2, cols=2), tmp_path / "rtl")
+    build = build_unit(ArrayConfig(rows=2, cols=2), tmp_path / "rtl")
     wrong = ArrayConfig(rows=2, cols=2, dataflow="os")
     job = {"config": wrong.to_dict(), "gemms": [[3, 2, 2]], "seed": 1, "valid_prob": 1.0, "ready_prob": 1.0}
     run = run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.systolic_bench", job, "icarus", tmp_path)
@@ -134,7 +134,7 @@ def test_saturating_accumulator_clamps_bit_exact_over_long_k(tmp_path):
     want = accumulate(a[0][:, None] * b, cfg.acc_format, axis=0)
     assert want[0] == 2**31 - 1 and want[1] == -(2**31) + 256 * 127 * 127  # the bench compares to this model
     assert np.array_equal(plan.assemble(plan.tile_outputs(a, b))[0], want)
-    build = build_design(cfg, tmp_path / "rtl")
+    build = build_unit(cfg, tmp_path / "rtl")
     session = CocotbSession([build.verilog], build.manifest_data["top"], "verilator", tmp_path).build()
     run = session.run(Path(__file__).stem, {"config": cfg.to_dict(), "k": k})
     assert run.passed, run.log.read_text()[-3000:]

@@ -3,8 +3,9 @@
 import pytest
 
 from hwgen.cli.build_cmd import lint
-from hwgen.dataflow.accelerator import TopConfig, build_top, device_info
+from hwgen.dataflow.accelerator import build_top
 from hwgen.emulation.accelerator_timing import run_cycles
+from hwgen.emulation.units.top_config import TopConfig, device_info
 from hwgen.sim.cocotb_runner import CocotbSession
 from hwgen.sim.toolchain import find_simulator
 from hwgen.sim.top_bench import edge_commands

@@ -133,7 +133,7 @@ class ArrayConfig:
     @classmethod
     def load(cls, path: str | Path) -> ArrayConfig:
         """Load a config from a ``.toml`` or ``.json`` file."""
-        from hwgen.dataflow.registry import load_config_file
+        from hwgen.emulation.units.config_files import load_config_file
 
         return cls.from_dict(load_config_file(path))
 

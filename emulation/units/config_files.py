@@ -1,146 +1,26 @@
-"""Every architecture ``hwgen build --arch`` knows: its config dataclass and its build function."""
+"""Unit configs from files and options: read a .toml/.json config or a build manifest, check each field's type."""
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import json
 import sys
 import tomllib
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.units.contract import UNITS, Unit
 
-__all__ = [
-    "ARCHITECTURES",
-    "MAX_DEPTH",
-    "Architecture",
-    "architecture_of",
-    "cli_fields",
-    "file_arch",
-    "get_architecture",
-    "in_file",
-    "load_config_file",
-    "make_config",
-    "type_name",
-]
+__all__ = ["MAX_DEPTH", "cli_fields", "file_arch", "in_file", "load_config_file", "make_config", "type_name"]
 
 
-@dataclass(frozen=True)
-class Architecture:
-    """One buildable design family.
-
-    Attributes
-    ----------
-    name : str
-        The ``--arch`` value.
-    summary : str
-        One line for ``--help``.
-    config : str
-        ``"module:Class"`` of the typed, validated config dataclass.
-    build : str
-        ``"module:function"`` taking ``(cfg, out_dir, extra_tools)`` and returning a ``BuildResult``.
-    fixed : dict
-        Config fields the architecture name decides (not command-line options).
-    defaults : dict
-        Defaults for config fields the dataclass leaves required.
-    """
-
-    name: str
-    summary: str
-    config: str
-    build: str
-    fixed: dict = dataclasses.field(default_factory=dict)
-    defaults: dict = dataclasses.field(default_factory=dict)
-
-    def config_class(self) -> type:
-        return _load(self.config)
-
-    def build_function(self) -> Callable:
-        return _load(self.build)
-
-
-def _fp_build(cfg, out_dir, extra_tools=None):
-    from hwgen.dataflow.fp_build import build_fp_pe
-
-    return build_fp_pe(cfg.kind, cfg.in_fmt, cfg.acc_fmt, out_dir, **cfg.policies)
-
-
-ARCHITECTURES = {
-    arch.name: arch
-    for arch in (
-        Architecture(
-            "systolic",
-            "systolic array: INT8, or FP8/bf16 with exact or L-Mul products; ws, is or os",
-            "hwgen.dataflow.config:ArrayConfig",
-            "hwgen.dataflow.build:build_design",
-        ),
-        Architecture(
-            "bitslice",
-            "bit-slice PE or Bit Fusion-like array, run-time precision",
-            "hwgen.dataflow.bitslice_model:BitSliceConfig",
-            "hwgen.dataflow.bitslice_build:build_bitslice",
-        ),
-        Architecture(
-            "addertree",
-            "multiplier + adder-tree dot-product array",
-            "hwgen.dataflow.addertree_model:AdderTreeConfig",
-            "hwgen.dataflow.addertree_build:build_addertree",
-        ),
-        Architecture(
-            "lmul",
-            "L-Mul (integer-add) floating-point dot-product PE",
-            "hwgen.dataflow.fp_build:FpPEConfig",
-            "hwgen.dataflow.registry:_fp_build",
-            {"kind": "lmul"},
-            {"in_fmt": "float8_e4m3fn"},
-        ),
-        Architecture(
-            "fp-mac",
-            "exact floating-point MAC dot-product PE",
-            "hwgen.dataflow.fp_build:FpPEConfig",
-            "hwgen.dataflow.registry:_fp_build",
-            {"kind": "fp_mac"},
-            {"in_fmt": "float8_e4m3fn"},
-        ),
-        Architecture(
-            "sparse-dsp",
-            "FlightLLM-style sparse DSP chain (dense and N:M modes)",
-            "hwgen.emulation.sparse_chain:SparseChainConfig",
-            "hwgen.dataflow.sparse_chain_build:build_sparse_chain",
-        ),
-        Architecture(
-            "pim",
-            "GDDR6-AiM-style processing-in-memory channel",
-            "hwgen.emulation.pim_model:PimConfig",
-            "hwgen.dataflow.pim_build:build_pim",
-        ),
-        Architecture(
-            "top",
-            "accelerator top: UART or stream host link, command processor, scratchpads, systolic array (ws/is)",
-            "hwgen.dataflow.accelerator:TopConfig",
-            "hwgen.dataflow.accelerator:build_top",
-        ),
-    )
-}
-
-
-def get_architecture(name: str) -> Architecture:
-    """The architecture called ``name``; ConfigError naming the allowed ones otherwise."""
-    if name not in ARCHITECTURES:
-        raise ConfigError("arch", name, ", ".join(ARCHITECTURES))
-    return ARCHITECTURES[name]
-
-
-def cli_fields(arch: Architecture) -> list[dataclasses.Field]:
+def cli_fields(unit: Unit) -> list[dataclasses.Field]:
     """Config fields with a scalar type (or a ``cli_parse`` text parser in their metadata): ``--field-name`` options."""
     scalar = {"int", "str", "bool", "float"}
     return [
         f
-        for f in dataclasses.fields(arch.config_class())
-        if f.name not in arch.fixed and f.name != "arch" and (type_name(f) in scalar or "cli_parse" in f.metadata)
+        for f in dataclasses.fields(unit.config)
+        if f.name not in unit.fixed and f.name != "arch" and (type_name(f) in scalar or "cli_parse" in f.metadata)
     ]
 
 
@@ -149,8 +29,8 @@ def type_name(f: dataclasses.Field) -> str:
     return f.type if isinstance(f.type, str) else getattr(f.type, "__name__", str(f.type))
 
 
-def make_config(arch: Architecture, data: dict):
-    """Build ``arch``'s config from a dict (a config file or options), naming unknown keys and bad values.
+def make_config(unit: Unit, data: dict):
+    """Build ``unit``'s config from a dict (a config file or options), naming unknown keys and bad values.
 
     Values are checked against the field types before the config class sees them, since a
     file can hold any type: ``true`` or ``4.0`` is not an integer, ``[4]`` is not a
@@ -164,15 +44,15 @@ def make_config(arch: Architecture, data: dict):
         On an unknown key, a value of the wrong type or one the config class rejects, or a
         field the architecture fixes (``kind`` of ``lmul``) given another value.
     """
-    cls = arch.config_class()
+    cls = unit.config
     fields = {f.name: f for f in dataclasses.fields(cls)}
-    settable = ", ".join(sorted(set(fields) - set(arch.fixed)))
+    settable = ", ".join(sorted(set(fields) - set(unit.fixed)))
     for key, value in data.items():
         if key not in fields:
-            raise ConfigError(key, value, f"a field of {arch.name}: {settable}")
-        if key in arch.fixed and value != arch.fixed[key]:
-            raise ConfigError(key, value, f"{arch.fixed[key]} (--arch {arch.name} fixes it)")
-    values = {**arch.defaults, **data, **arch.fixed}
+            raise ConfigError(key, value, f"a field of {unit.name}: {settable}")
+        if key in unit.fixed and value != unit.fixed[key]:
+            raise ConfigError(key, value, f"{unit.fixed[key]} (--arch {unit.name} fixes it)")
+    values = {**unit.defaults, **data, **unit.fixed}
     for key in data:
         values[key] = _checked(cls, fields[key], values)
     try:
@@ -180,7 +60,7 @@ def make_config(arch: Architecture, data: dict):
     except ConfigError:
         raise
     except (TypeError, ValueError) as exc:
-        raise ConfigError("config", arch.name, " ".join(str(exc).split())) from None
+        raise ConfigError("config", unit.name, " ".join(str(exc).split())) from None
 
 
 def load_config_file(path: str | Path) -> dict:
@@ -226,8 +106,8 @@ def file_arch(data: dict, path: str | Path) -> str | None:
         If ``arch`` is not the name of an architecture.
     """
     arch = data.get("arch")
-    if arch is not None and (not isinstance(arch, str) or arch not in ARCHITECTURES):
-        raise ConfigError("config", in_file(path, "arch", arch), ", ".join(ARCHITECTURES))
+    if arch is not None and (not isinstance(arch, str) or arch not in UNITS):
+        raise ConfigError("config", in_file(path, "arch", arch), ", ".join(UNITS))
     return arch
 
 
@@ -238,21 +118,6 @@ def in_file(path: str | Path, key: str, value) -> str:
     except (TypeError, ValueError, RecursionError):
         text = repr(value)
     return f"{path}: {key} = {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-def architecture_of(cfg) -> Architecture:
-    """The architecture whose config ``cfg`` is (its class and fixed fields), for manifests.
-
-    Raises
-    ------
-    ConfigError
-        If no registered architecture has that config.
-    """
-    spec = f"{type(cfg).__module__}:{type(cfg).__qualname__}"
-    for arch in ARCHITECTURES.values():
-        if arch.config == spec and all(getattr(cfg, k) == v for k, v in arch.fixed.items()):
-            return arch
-    raise ConfigError("cfg", type(cfg).__name__, "the config of a registered architecture")
 
 
 #: Deepest nesting of lists and tables a config file may have (configs use 3, manifests about 10).
@@ -351,8 +216,3 @@ def _allowed(cls: type, values: dict, name: str, kind: str) -> str:
         except (TypeError, ValueError):
             pass
     return _KINDS[kind]
-
-
-def _load(spec: str):
-    module, attr = spec.split(":")
-    return getattr(importlib.import_module(module), attr)

@@ -1,22 +1,27 @@
-"""Build a floating-point PE (FP MAC or L-Mul) by name: Verilog files and a reproducible manifest."""
+"""Typed config of the floating-point dot-product PEs (FP MAC and L-Mul): formats, kind and L-Mul policies."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from hwgen.dataflow.registry import architecture_of
-from hwgen.emulation import ConfigError, LMul, get_format
-from hwgen.emulation.errors import FormatError
+from hwgen.emulation.errors import ConfigError, FormatError
 from hwgen.emulation.formats import FORMATS
 from hwgen.emulation.fp_mac_model import check_acc_format, check_in_format
-from hwgen.pe.fp_dot import LATENCY, FpDotPE
-from hwgen.pe.fp_mac import FpMacPE
-from hwgen.pe.lmul_pe import SUPPORTED_POLICIES, LMulPE
-from hwgen.rtl.component_build import BuildResult, build_component
 
-__all__ = ["ACC_FORMATS", "IN_FORMATS", "PE_KINDS", "FpPEConfig", "build_fp_pe", "make_fp_pe"]
+__all__ = ["ACC_FORMATS", "IN_FORMATS", "LATENCY", "PE_KINDS", "SUPPORTED_POLICIES", "FpPEConfig"]
 
-#: ``"fp_mac"``: :class:`~hwgen.pe.fp_mac.FpMacPE`; ``"lmul"``: :class:`~hwgen.pe.lmul_pe.LMulPE`.
+#: Cycles from the handshake of a ``last`` input beat to ``o_acc.valid`` (with ``o_acc.ready`` high).
+LATENCY = 2
+#: L-Mul policies the hardware implements (every other :class:`~hwgen.emulation.lmul.LMul` policy is emulation-only).
+SUPPORTED_POLICIES = {
+    "definition": ("integer_add",),
+    "zero": ("exact", "raw"),
+    "subnormal": ("flush", "raw"),
+    "overflow": ("format", "saturate", "inf"),
+    "underflow": ("flush", "keep"),
+    "nan": ("propagate",),
+}
+#: ``"fp_mac"``: exact float products (``FpMacPE``); ``"lmul"``: L-Mul products (``LMulPE``).
 PE_KINDS = ("fp_mac", "lmul")
 
 
@@ -84,35 +89,6 @@ class FpPEConfig:
         short = {"float8_e4m3fn": "e4m3", "float8_e5m2": "e5m2", "bfloat16": "bf16", "float32": "f32"}
         return f"{self.kind}_{short.get(self.in_fmt, self.in_fmt)}_{short.get(self.acc_fmt, self.acc_fmt)}"
 
-
-def make_fp_pe(cfg: FpPEConfig) -> FpDotPE:
-    """The Amaranth component ``cfg`` describes."""
-    in_fmt, acc_fmt = get_format(cfg.in_fmt), get_format(cfg.acc_fmt)
-    if cfg.kind == "lmul":
-        return LMulPE(in_fmt, acc_fmt, **cfg.policies)
-    return FpMacPE(in_fmt, acc_fmt)
-
-
-def build_fp_pe(kind: str, in_fmt_name: str, acc_fmt_name: str, out_dir, **policies) -> BuildResult:
-    """Write ``<top>.v``, ``<top>.vlt`` and ``manifest.json`` of one PE into ``out_dir``.
-
-    Parameters
-    ----------
-    kind : {"fp_mac", "lmul"}
-    in_fmt_name, acc_fmt_name : str
-    out_dir : path
-        Created if missing.
-    **policies
-        L-Mul policies for ``kind="lmul"``.
-
-    Raises
-    ------
-    ConfigError
-        On an invalid kind, format or policy (see `FpPEConfig`).
-    """
-    cfg = FpPEConfig(kind, in_fmt_name, acc_fmt_name, dict(policies))
-    pe = make_fp_pe(cfg)
-    golden = "fp_dot(mul='exact')" if cfg.kind == "fp_mac" else f"fp_dot(mul={LMul(pe.in_fmt, **cfg.policies)!r})"
-    extra = {"latency": LATENCY, "golden_model": f"hwgen.emulation.fp_mac_model.{golden}"}
-    arch = architecture_of(cfg).name
-    return build_component(pe, cfg.top_name, asdict(cfg), out_dir, arch=arch, extra=extra)
+    def to_dict(self) -> dict:
+        """The fields as a JSON-serialisable dict."""
+        return asdict(self)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwgen.dataflow.config import ArrayConfig
-from hwgen.dataflow.systolic_model import fp_matmul, int_matmul, latency
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_plan import fp_matmul, int_matmul, latency
 
 __all__ = ["OutputStationaryPlan", "OsTile"]
 

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hwgen.dataflow.config import ArrayConfig
 from hwgen.emulation import accumulate, ops
 from hwgen.emulation.fp_mac_model import canonical_codes, fp_add, fp_dot
+from hwgen.emulation.units.systolic_config import ArrayConfig
 
 __all__ = [
     "Beat",
@@ -268,7 +268,7 @@ def plan_gemm(cfg: ArrayConfig, m: int, k: int, n: int):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"GEMM dimension {name}={value!r} is not allowed; allowed: an integer >= 1")
     if cfg.dataflow == "os":
-        from hwgen.dataflow.os_model import OutputStationaryPlan
+        from hwgen.emulation.units.os_plan import OutputStationaryPlan
 
         return OutputStationaryPlan(cfg, m, k, n)
     return StationaryPlan(cfg, m, k, n)
