@@ -60,11 +60,11 @@ def build_parser(arch_name: str = "systolic") -> argparse.ArgumentParser:
 
     sim = sub.add_parser(
         "sim",
-        help="build a systolic array and run its cocotb regression",
-        description="Run random GEMMs through the generated Verilog in cocotb and check every "
-        "output bit-exactly against the emulator, and cycles against the array's cycle formula.",
+        help="build any unit and run its cocotb regression",
+        description="Run random vectors through the generated Verilog of the unit (--arch) in cocotb "
+        "and check every output bit-exactly against its golden model, and cycles against its cycle model.",
     )
-    sim.add_argument("--arch", default="systolic", help="systolic (the other units' regressions run under pytest)")
+    sim.add_argument("--arch", default="systolic", help="unit to simulate: " + ", ".join(UNITS))
     add_config_options(sim, arch)
     sim.add_argument(
         "--simulator", default="verilator", help="verilator, icarus, or all (every installed one) (default: verilator)"
@@ -73,7 +73,8 @@ def build_parser(arch_name: str = "systolic") -> argparse.ArgumentParser:
         "--gemm",
         action="append",
         metavar="MxKxN",
-        help="GEMM shape to run, repeatable (default: 16x16x16 13x21x11 1x24x20 9x5x3)",
+        help="GEMM shape to run, repeatable, for systolic, bitslice and addertree "
+        "(default: the unit's own cases; systolic: 16x16x16 13x21x11 1x24x20 9x5x3)",
     )
     sim.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     sim.add_argument(

@@ -1,4 +1,8 @@
-"""``hwgen run``'s options checked up front: every value and every combination, before any model loads."""
+"""``hwgen run``'s options checked up front in the command line's words, before any model loads.
+
+:func:`hwgen.host.run` checks its arguments again; these checks add what only the command line has
+(``--text``, ``--sentences`` files, ``--json``, ``--no-run``, an installed simulator) and name the options.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwgen.emulation.errors import ConfigError
+from hwgen.host.run import MODELS
 
-__all__ = ["MODELS", "RunSetup", "check_layer_options", "parsed_option", "read_sentences", "validate_run_args"]
+__all__ = ["MODELS", "RunSetup", "parsed_option", "read_sentences", "validate_run_args"]
 
-MODELS = ("minilm", "decoder")
 _PHASES = ("prefill", "decode", "both")
 #: Options that only a model run uses, so ``--no-run`` (the table only) refuses them.
 _RUN_ONLY = ("backend", "device", "simulator", "layer", "columns", "programs")
@@ -113,20 +117,6 @@ def read_sentences(args: argparse.Namespace, default: tuple[str, ...]) -> list[s
     if args.sentences is not None:
         out += _file_sentences(args.sentences)
     return out or list(default)
-
-
-def check_layer_options(args: argparse.Namespace, gemm_names: list[str], policy) -> None:
-    """Check ``--layer`` and the policy's per-layer globs against the model's GEMM layers.
-
-    Raises
-    ------
-    ConfigError
-        If ``--layer`` names no GEMM of the model, or an override glob matches none.
-    """
-    if args.layer is not None and args.layer not in gemm_names:
-        raise ConfigError("layer", args.layer, "a GEMM layer of the model: " + ", ".join(gemm_names))
-    for glob in policy.unmatched_globs(gemm_names):
-        raise ConfigError("formats", glob, "an override glob that matches a layer, e.g. 'layer0.*' or '*.ffn.*'")
 
 
 def _check_applies(args: argparse.Namespace) -> None:

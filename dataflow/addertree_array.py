@@ -8,7 +8,7 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.dataflow.accumulator_bank import AccumulatorBank, tile_layout
 from hwgen.emulation.units.addertree_plan import AdderTreeConfig
-from hwgen.pe.adder_tree import AdderTreeDot, dot_bits
+from hwgen.pe.addertree import AdderTreeDot, dot_bits
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape
 
@@ -33,7 +33,7 @@ class AdderTreeArray(wiring.Component):
     ``sum_l x[l] * w[r][l]`` over the tile's beats and the ``rows`` sums leave on
     ``o_out``. One global enable: a stalled ``o_out`` holds the whole pipeline.
 
-    Golden model: ``hwgen.emulation.adder_tree.adder_tree_dot`` per output
+    Golden model: ``hwgen.emulation.addertree.addertree_dot`` per output
     (``hwgen.emulation.units.addertree_plan.TreePlan.tile_outputs``).
 
     Parameters

@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.emulation.units.systolic_plan import latency
-from hwgen.pe.float_mac import FloatOsMacPE
 from hwgen.pe.os_mac import OsMacPE
+from hwgen.pe.systolic_float import SystolicFloatOsPE
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape
 
@@ -17,7 +17,7 @@ __all__ = ["OutputStationaryArray"]
 
 
 class OutputStationaryArray(wiring.Component):
-    """Output-stationary ``rows x cols`` systolic array of ``OsMacPE``/``FloatOsMacPE`` cells.
+    """Output-stationary ``rows x cols`` systolic array of ``OsMacPE``/``SystolicFloatOsPE`` cells.
 
     Each PE owns one output of a ``rows x cols`` result tile. A step k is a pair of
     beats taken together: ``i_act`` carries column k of the ``a`` tile (``rows`` lanes,
@@ -96,13 +96,13 @@ class OutputStationaryArray(wiring.Component):
                 m.d.sync += draining.eq(0)
         return m
 
-    def _pe(self) -> OsMacPE | FloatOsMacPE:
+    def _pe(self) -> OsMacPE | SystolicFloatOsPE:
         cfg = self.cfg
         if cfg.is_float:
-            return FloatOsMacPE(cfg.dtype_format, cfg.acc_format, cfg.multiplier)
+            return SystolicFloatOsPE(cfg.dtype_format, cfg.acc_format, cfg.multiplier)
         return OsMacPE(cfg.dtype_format, cfg.acc_format)
 
-    def _grid(self, m: Module, flags) -> list[list[OsMacPE | FloatOsMacPE]]:
+    def _grid(self, m: Module, flags) -> list[list[OsMacPE | SystolicFloatOsPE]]:
         """PEs, with ``a`` (and the step flags) skewed into rows and ``b`` skewed into columns."""
         rows, cols = self.cfg.rows, self.cfg.cols
         dtype = self.cfg.dtype_format

@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.emulation.units.systolic_plan import latency
-from hwgen.pe.float_mac import FloatMacPE
 from hwgen.pe.mac import MacPE
+from hwgen.pe.systolic_float import SystolicFloatPE
 from hwgen.rtl.delay_line import DelayLine
 from hwgen.rtl.format_shape import FormatShape
 
@@ -31,15 +31,15 @@ def out_layout(cfg: ArrayConfig) -> data.StructLayout:
     return data.StructLayout({"data": data.ArrayLayout(FormatShape(cfg.acc_format), cfg.cols), "last": 1})
 
 
-def make_pe(cfg: ArrayConfig) -> MacPE | FloatMacPE:
-    """One PE of the array: ``MacPE`` for integer dtypes, ``FloatMacPE`` (exact or L-Mul) for floats."""
+def make_pe(cfg: ArrayConfig) -> MacPE | SystolicFloatPE:
+    """One PE of the array: ``MacPE`` for integer dtypes, ``SystolicFloatPE`` (exact or L-Mul) for floats."""
     if cfg.is_float:
-        return FloatMacPE(cfg.dtype_format, cfg.acc_format, cfg.multiplier)
+        return SystolicFloatPE(cfg.dtype_format, cfg.acc_format, cfg.multiplier)
     return MacPE(cfg.dtype_format, cfg.acc_format)
 
 
 class SystolicArray(wiring.Component):
-    """Weight- or input-stationary ``rows x cols`` systolic array of ``MacPE``/``FloatMacPE`` cells.
+    """Weight- or input-stationary ``rows x cols`` systolic array of ``MacPE``/``SystolicFloatPE`` cells.
 
     One operand is held in the PEs and the other streams through. A tile is ``rows``
     stationary beats (row 0 first, each loaded into the PE row of that index), then
@@ -152,7 +152,7 @@ class SystolicArray(wiring.Component):
                 ]
         return m
 
-    def _grid(self, m: Module, advance: Signal, act_bank: Signal, moving) -> list[list[MacPE | FloatMacPE]]:
+    def _grid(self, m: Module, advance: Signal, act_bank: Signal, moving) -> list[list[MacPE | SystolicFloatPE]]:
         """Instantiate the PEs, the input skew and the output de-skew, and wire them."""
         rows, cols = self.cfg.rows, self.cfg.cols
         dtype, acc = self.cfg.dtype_format, self.cfg.acc_format

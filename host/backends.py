@@ -1,10 +1,16 @@
-"""Backends that execute mapped GEMMs: the bit-exact emulator, the RTL in simulation, a device; chosen by name."""
+"""Backends that execute mapped GEMMs, chosen by name from a registry of factories.
+
+The host registers the bit-exact ``emulator`` and the ``device`` behind the driver;
+hardware-backed backends are plugged in from above: ``import hwgen.sim`` registers
+``rtl`` (the accelerator top's Verilog in cocotb) through :func:`register_backend`.
+"""
 
 from __future__ import annotations
 
-import importlib
 import inspect
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -26,14 +32,14 @@ __all__ = [
     "call_runs_on_top",
     "get_backend",
     "program_for_call",
+    "register_backend",
 ]
 
-#: Backend names and where each lives (``rtl`` and ``device`` are imported only when asked for).
-BACKENDS = {
-    "emulator": "hwgen.host.backends:EmulatorBackend",
-    "rtl": "hwgen.sim.rtl_backend:RtlBackend",
-    "device": "hwgen.host.backends:DeviceBackend",
-}
+_FACTORIES: dict[str, Callable] = {}
+#: Registered backends, name -> factory (read-only; add one with :func:`register_backend`).
+BACKENDS: Mapping[str, Callable] = MappingProxyType(_FACTORIES)
+#: Backends registered by a package above the host, and how to get each.
+_PLUGGED_IN_ABOVE = {"rtl": "import hwgen.sim (which registers it), or use the hwgen command line"}
 
 
 @runtime_checkable
@@ -224,22 +230,51 @@ def _default_info() -> DeviceInfo:
     return emulated_info()
 
 
+def register_backend(name: str, factory: Callable) -> None:
+    """Make ``factory(**options)`` the backend called ``name`` for :func:`get_backend`.
+
+    Parameters
+    ----------
+    name : str
+        A new, non-blank backend name.
+    factory : callable
+        Builds the backend (usually its class); :func:`get_backend` checks the options
+        against its signature.
+
+    Raises
+    ------
+    ConfigError
+        If the name is not a non-blank string or is already taken, or ``factory`` is not callable.
+    """
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigError("name", name, "a non-blank backend name")
+    if name in _FACTORIES:
+        taken = ", ".join(_FACTORIES)
+        raise ConfigError("name", name, f"a backend name not yet registered (taken: {taken})")
+    if not callable(factory):
+        raise ConfigError("factory", factory, "a callable that builds the backend, e.g. its class")
+    _FACTORIES[name] = factory
+
+
+register_backend("emulator", EmulatorBackend)
+register_backend("device", DeviceBackend)
+
+
 def get_backend(name: str, **options):
     """The backend called ``name`` (see :data:`BACKENDS`), built with ``options``.
 
     Raises
     ------
     ConfigError
-        If the name is unknown, or the backend's module cannot be imported (the
-        message says which module and why).
+        If the name is not registered (for ``rtl``: the message says to ``import hwgen.sim``),
+        or ``options`` do not fit the backend's factory.
     """
-    if not isinstance(name, str) or name not in BACKENDS:
-        raise ConfigError("backend", name, ", ".join(BACKENDS))
-    module, _, cls = BACKENDS[name].partition(":")
-    try:
-        factory = getattr(importlib.import_module(module), cls)
-    except ImportError as exc:
-        raise ConfigError("backend", name, f"a backend whose module imports ({module}: {exc})") from None
+    if not isinstance(name, str) or name not in _FACTORIES:
+        allowed = ", ".join(_FACTORIES)
+        if isinstance(name, str) and name in _PLUGGED_IN_ABOVE:
+            allowed += f"; for {name}: {_PLUGGED_IN_ABOVE[name]}"
+        raise ConfigError("backend", name, allowed)
+    factory = _FACTORIES[name]
     try:
         inspect.signature(factory).bind(**options)
     except TypeError as exc:

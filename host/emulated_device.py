@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import struct
 from collections import deque
 
@@ -10,8 +9,10 @@ from hwgen.emulation import isa
 from hwgen.emulation.accelerator_model import AcceleratorModel
 from hwgen.emulation.accelerator_timing import run_cycles
 from hwgen.emulation.errors import ConfigError
-from hwgen.emulation.formats import get_format
+from hwgen.emulation.formats import float32, get_format, int32
+from hwgen.emulation.int_format import IntFormat
 from hwgen.emulation.isa import CMD_SYNC, CRC_BYTES, MAX_DIM, DeviceInfo, Opcode
+from hwgen.emulation.units.top_config import TopConfig, memories_info
 from hwgen.host.driver import device_formats
 from hwgen.host.transports import MAX_BAUD, _int_field
 
@@ -22,31 +23,34 @@ _QUERY_INTS = ("rows", "cols", "w_depth", "a_depth", "o_depth", "max_payload", "
 
 
 def emulated_info(
-    rows: int = 4,
-    cols: int = 4,
-    dtype: str = "int8",
-    w_depth: int = 64,
-    a_depth: int = 256,
-    o_depth: int = 256,
-    max_payload: int = 1024,
+    rows: int = TopConfig.rows, cols: int = TopConfig.cols, dtype: str = TopConfig.dtype, **memories
 ) -> DeviceInfo:
     """A :class:`DeviceInfo` like the one the RTL top of that shape reports (int32/float32 accumulator).
+
+    Parameters
+    ----------
+    rows, cols : int
+        The array's shape.
+    dtype : str
+        Operand format name (any of ``hwgen.emulation.get_format``'s).
+    **memories
+        ``w_depth``, ``a_depth``, ``o_depth``, ``max_payload``: the top's defaults when omitted.
 
     Raises
     ------
     ConfigError
-        If a field is out of range (``rows`` and ``cols`` as for
-        :data:`hwgen.emulation.isa.MAX_DIM`) or the dtype is unknown.
+        If the dtype is unknown or a field is not allowed on the top
+        (``hwgen.emulation.units.top_config.memories_info``).
     """
-    for name, value, top in (("rows", rows, MAX_DIM), ("cols", cols, MAX_DIM), ("max_payload", max_payload, 65535)):
-        _check_int(name, value, top)
-    for name, value in (("w_depth", w_depth), ("a_depth", a_depth), ("o_depth", o_depth)):
-        _check_int(name, value, 65535)
+    unknown = set(memories) - {"w_depth", "a_depth", "o_depth", "max_payload"}
+    if unknown:
+        raise ConfigError(sorted(unknown)[0], memories[sorted(unknown)[0]], "w_depth, a_depth, o_depth, max_payload")
     try:
-        value_bytes = math.ceil(get_format(dtype).width / 8)
-    except ValueError:
+        value = get_format(dtype)
+    except (ValueError, TypeError):
         raise ConfigError("dtype", dtype, "a format name of hwgen.emulation.get_format") from None
-    info = DeviceInfo(rows, cols, value_bytes, 4, w_depth, a_depth, o_depth, max_payload, dtype)
+    acc = int32 if isinstance(value, IntFormat) else float32
+    info = memories_info(rows, cols, value, acc, **memories)
     device_formats(info)  # the dtype must have a 4-byte accumulator
     return info
 

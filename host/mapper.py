@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.isa import DeviceInfo, Space
-from hwgen.host.targets import BitSliceTarget, MixedTarget, PimTarget, SparseTarget, SystolicTarget
+from hwgen.emulation.units.top_config import TOP_DATAFLOWS, TopConfig, memories_info
+from hwgen.host.targets import MixedTarget, SystolicTarget, Target
 from hwgen.host.workload import Elementwise, Gemm, checked_sequence
 
 __all__ = [
@@ -25,11 +26,10 @@ __all__ = [
     "plan_top_gemm",
 ]
 
-#: Scratchpad depths (W, A, O words) assumed when no device is attached: the accelerator top's
-#: defaults (``hwgen.dataflow.accelerator.device_info``, which the host may not import).
-DEFAULT_DEPTHS = (64, 256, 256)
+#: Scratchpad depths (W, A, O words) assumed when no device is attached: the accelerator top's defaults.
+DEFAULT_DEPTHS = (TopConfig.w_depth, TopConfig.a_depth, TopConfig.o_depth)
 #: Largest command payload assumed when no device is attached (the top's default).
-DEFAULT_MAX_PAYLOAD = 1024
+DEFAULT_MAX_PAYLOAD = TopConfig.max_payload
 #: Host↔device bytes per cycle the mapper assumes when it weighs re-sending data against short runs.
 LINK_BYTES_PER_CYCLE = 8.0
 #: Most ``RUN`` commands one product may take on the top (the step list is built in memory).
@@ -139,39 +139,24 @@ class GemmMap:
 def device_info(target: SystolicTarget, value_format, acc_format, depths=DEFAULT_DEPTHS, max_payload=None):
     """The :class:`DeviceInfo` of an accelerator top built for ``target`` (used when no device reports its own).
 
+    The top's own rules (``hwgen.emulation.units.top_config.memories_info``) check the
+    shape, formats, depths and payload; the top runs ``ws`` (and ``is`` programs).
+
     Raises
     ------
     ConfigError
-        If ``target`` is not a SystolicTarget, a format has no integer ``width`` and
-        string ``name``, ``depths`` is not three scratchpad depths or ``max_payload``
-        not a payload size (the ISA's fields are 16 bits).
+        If ``target`` is not a SystolicTarget, ``depths`` is not three scratchpad depths
+        (W, A, O words), or the top refuses a field (e.g. a format with no integer
+        ``width`` and string ``name``, a depth or ``max_payload`` out of range).
     """
     if not isinstance(target, SystolicTarget):
         raise ConfigError("target", target, "a SystolicTarget")
-    for field, fmt in (("value_format", value_format), ("acc_format", acc_format)):
-        if not isinstance(getattr(fmt, "width", None), int) or not isinstance(getattr(fmt, "name", None), str):
-            raise ConfigError(field, fmt, "an IntFormat or FloatFormat")
-    if not isinstance(depths, tuple | list) or len(depths) != 3 or not all(_is_u16(d) for d in depths):
-        raise ConfigError("depths", depths, "three scratchpad depths (W, A, O words), each an integer in 1..65535")
-    if max_payload is not None and not _is_u16(max_payload):
-        raise ConfigError("max_payload", max_payload, "None or an integer in 1..65535")
+    if not isinstance(depths, tuple | list) or len(depths) != 3:
+        raise ConfigError("depths", depths, "three scratchpad depths (W, A, O words)")
     w, a, o = depths
-    return DeviceInfo(
-        rows=target.rows,
-        cols=target.cols,
-        value_bytes=-(-value_format.width // 8),
-        acc_bytes=-(-acc_format.width // 8),
-        w_depth=w,
-        a_depth=a,
-        o_depth=o,
-        max_payload=max_payload or DEFAULT_MAX_PAYLOAD,
-        dtype=value_format.name,
-        dataflow="ws",
-    )
-
-
-def _is_u16(value) -> bool:
-    return not isinstance(value, bool) and isinstance(value, int) and 1 <= value <= 0xFFFF
+    payload = DEFAULT_MAX_PAYLOAD if max_payload is None else max_payload
+    memories = {"w_depth": w, "a_depth": a, "o_depth": o, "max_payload": payload}
+    return memories_info(target.rows, target.cols, value_format, acc_format, **memories)
 
 
 def _cdiv(a: int, b: int) -> int:
@@ -246,8 +231,8 @@ def plan_top_gemm(info: DeviceInfo, m: int, k: int, n: int, dataflow: str = "ws"
     for name, value in (("m", m), ("k", k), ("n", n)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ConfigError(name, value, "an integer >= 1")
-    if dataflow not in ("ws", "is"):
-        raise ConfigError("dataflow", dataflow, "ws, is (the accelerator top runs stationary dataflows)")
+    if dataflow not in TOP_DATAFLOWS:
+        raise ConfigError("dataflow", dataflow, f"{', '.join(TOP_DATAFLOWS)} (the accelerator top)")
     _check_fits(info)
     streamed, width = (n, m) if dataflow == "is" else (m, n)
     ktiles = _cdiv(k, info.rows)
@@ -341,46 +326,36 @@ class LayerMap:
         return self.gemm.macs / (self.target.peak_macs_per_cycle() * self.cycles)
 
 
-def _single(target, gemm: Gemm, phase: str | None):
-    if isinstance(target, MixedTarget):
-        return target.for_phase(phase or ("decode" if gemm.m == 1 else "prefill"))
-    return target
-
-
 def map_gemm(gemm: Gemm, target, info: DeviceInfo | None = None, phase: str | None = None) -> LayerMap:
     """Map ``gemm`` onto ``target`` (the phase's part of a mixed target; ``phase`` None: decode when ``m == 1``).
 
-    With ``info`` (the accelerator top), a systolic layer gets its program steps and
-    ``auto`` chooses between ``ws`` and ``is``; without it, among ``ws``, ``is``, ``os``.
+    The target schedules the product (``target.schedule``: its dataflow and its unit's
+    cycles). With ``info`` (the accelerator top), a product in a dataflow the top runs
+    gets its program steps, and a systolic ``auto`` chooses among those dataflows.
 
     Raises
     ------
     ConfigError
-        If ``gemm`` is not a Gemm, ``info`` not a DeviceInfo or None, ``phase`` not
-        None, ``"prefill"`` or ``"decode"``, or the GEMM does not fit the target (e.g. a
-        PIM weight matrix larger than its banks).
+        If ``gemm`` is not a Gemm, ``target`` not a target, ``info`` not a DeviceInfo or
+        None, ``phase`` not None, ``"prefill"`` or ``"decode"``, or the GEMM does not fit
+        the target (e.g. a PIM weight matrix larger than its banks).
     """
     if not isinstance(gemm, Gemm):
         raise ConfigError("gemm", gemm, "a hwgen.host.workload.Gemm")
+    if not isinstance(target, Target | MixedTarget):
+        raise ConfigError("target", target, "a target from hwgen.host.targets.parse_target")
     if info is not None:
         _check_info(info)
     if phase not in (None, "prefill", "decode"):
         raise ConfigError("phase", phase, "None, prefill, decode")
-    target = _single(target, gemm, phase)
+    target = target.for_phase(phase or ("decode" if gemm.m == 1 else "prefill"))
     m, k, n = gemm.m, gemm.k, gemm.n
-    if isinstance(target, SystolicTarget):
-        # On the accelerator top, auto chooses among the dataflows its programs can express.
-        flow = target.pick_dataflow(m, k, n, ("ws", "is") if info is not None else ("ws", "is", "os"))
-        cycles = gemm.batch * target.cycles(m, k, n, flow)
-        top = plan_top_gemm(info, m, k, n, flow) if info is not None and flow in ("ws", "is") else None
-        return LayerMap(gemm, target, flow, cycles, top)
-    if isinstance(target, (BitSliceTarget, SparseTarget, PimTarget)):
-        try:
-            cycles = gemm.batch * target.cycles(m, k, n)
-        except ConfigError as exc:
-            raise ConfigError("target", str(target), f"a target that fits layer {gemm.name}: {exc}") from None
-        return LayerMap(gemm, target, None, cycles)
-    raise ConfigError("target", target, "a target from hwgen.host.targets.parse_target")
+    try:
+        flow, cycles = target.schedule(m, k, n, on_top=info is not None)
+    except ConfigError as exc:
+        raise ConfigError("target", str(target), f"a target that fits layer {gemm.name}: {exc}") from None
+    top = plan_top_gemm(info, m, k, n, flow) if info is not None and flow in TOP_DATAFLOWS else None
+    return LayerMap(gemm, target, flow, gemm.batch * cycles, top)
 
 
 def map_workloads(workloads, target, info: DeviceInfo | None = None, phase: str | None = None, progress=None):

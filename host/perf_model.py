@@ -9,7 +9,6 @@ from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.formats import int8, int32
 from hwgen.host.energy import HOROWITZ_45NM_PJ, SRAM_PJ_PER_BYTE, EnergyBreakdown, mac_energy
 from hwgen.host.mapper import LINK_BYTES_PER_CYCLE, LayerMap
-from hwgen.host.targets import BitSliceTarget, PimTarget
 from hwgen.host.workload import Elementwise, checked_sequence
 
 __all__ = ["DEFAULT_BANDWIDTH", "LayerPerf", "Quant", "elementwise_perf", "gemm_perf", "model_perf", "totals"]
@@ -92,9 +91,8 @@ def _ideal_traffic(layer: LayerMap, q) -> tuple[int, int]:
     """(host bytes, array bytes) when no top program exists: every operand moved once."""
     g = layer.gemm
     acts, weights, outs = g.m * g.k * _bytes(q.a), g.k * g.n * _bytes(q.w), g.m * g.n * _bytes(q.acc)
-    if isinstance(layer.target, PimTarget):  # weights live in the DRAM banks; only x and y cross
-        return round(g.batch * (acts + outs)), round(g.batch * (acts + weights + outs))
-    return round(g.batch * (acts + weights + outs)), round(g.batch * (acts + weights + outs))
+    host, array = layer.target.ideal_traffic(acts, weights, outs)  # where the operands live is the target's
+    return round(g.batch * host), round(g.batch * array)
 
 
 def _check_bandwidth(bandwidth) -> None:
@@ -123,10 +121,7 @@ def gemm_perf(layer: LayerMap, quant=None, bandwidth: float = DEFAULT_BANDWIDTH)
         top_cycles = g.batch * layer.top.run_cycles()
     else:
         (host, array), top_cycles = _ideal_traffic(layer, q), None
-    if isinstance(layer.target, BitSliceTarget):
-        peak_macs = layer.target.peak_macs_per_cycle(_bits(q.w), _bits(q.a))
-    else:
-        peak_macs = layer.target.peak_macs_per_cycle()
+    peak_macs = layer.target.peak_macs_per_cycle(_bits(q.w), _bits(q.a))
     energy = EnergyBreakdown.of(g.macs, mac_energy(q.w, q.a, q.acc, q.mul), array, host)
     intensity = 2 * g.macs / max(host, 1)
     peak = 2.0 * peak_macs

@@ -13,6 +13,7 @@ from hwgen.emulation.fp_mac_model import fp_add
 from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimOutput, float_mac, run_program
 
 __all__ = [
+    "MAX_CHANNELS",
     "GemvLayout",
     "calibration_commands",
     "gemv_cycles",
@@ -22,7 +23,8 @@ __all__ = [
     "unpack_output",
 ]
 
-_MAX_CHANNELS = 256
+#: Most channels a GEMV may spread over.
+MAX_CHANNELS = 256
 #: Most commands :func:`calibration_commands` builds.
 MAX_COMMANDS = 1 << 22
 
@@ -295,7 +297,7 @@ def plan_gemv(cfg: PimConfig, n: int, k: int, channels: int = 1) -> GemvLayout:
         the banks' rows (the message gives the rows needed).
     """
     _check_cfg(cfg)
-    for name, value, hi in (("n", n, None), ("k", k, None), ("channels", channels, _MAX_CHANNELS)):
+    for name, value, hi in (("n", n, None), ("k", k, None), ("channels", channels, MAX_CHANNELS)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1 or (hi and value > hi):
             raise ConfigError(name, value, "an integer >= 1" + (f" and <= {hi}" if hi else ""))
     layout = GemvLayout(cfg, n, k, channels)

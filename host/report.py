@@ -37,7 +37,13 @@ def top_info(target, quant=None, depths=None, max_payload=None):
     q = quant or Quant()
     value = getattr(q.w, "element", q.w)
     acc = int32 if isinstance(value, IntFormat) else float32
-    return device_info(single, value, acc, depths or DEFAULT_DEPTHS, max_payload)
+    if depths is None:
+        # The top answers a whole scratchpad in one response (at most 65535 bytes): a wide array's
+        # default O scratchpad shrinks to fit, as one would build it.
+        w_depth, a_depth, o_depth = DEFAULT_DEPTHS
+        o_bytes = single.cols * -(-acc.width // 8)
+        depths = (w_depth, a_depth, min(o_depth, 0xFFFF // o_bytes))
+    return device_info(single, value, acc, depths, max_payload)
 
 
 def analyse(workloads, target, policy=None, info=None, phase=None, bandwidth=DEFAULT_BANDWIDTH, progress=None):

@@ -1,4 +1,4 @@
-"""Compute targets the mapper tiles GEMMs onto, parsed from short text, with their exact cycle formulas."""
+"""Compute targets the mapper tiles GEMMs onto, parsed from short text; their cycles are their units' models."""
 
 from __future__ import annotations
 
@@ -7,14 +7,19 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hwgen.emulation.bitslice import SliceCoding, fused_lanes
+from hwgen.emulation.bitslice import SliceCoding
 from hwgen.emulation.errors import ConfigError
-from hwgen.emulation.isa import MAX_DIM
 from hwgen.emulation.pim_model import PimConfig
-from hwgen.emulation.sparse_chain import MAX_WINDOW, SparseChainConfig
+from hwgen.emulation.sparse_chain import MAX_LENGTH, MAX_WINDOW, SparseChainConfig
+from hwgen.emulation.units import get_unit
+from hwgen.emulation.units.bitslice_plan import BitSliceConfig, plan_fusion_gemm
+from hwgen.emulation.units.sparse_dsp_plan import gemv_beats, stream_cycles
+from hwgen.emulation.units.systolic_config import DATAFLOWS as ARRAY_DATAFLOWS
+from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.top_config import TOP_DATAFLOWS
+from hwgen.host.pim_mapping import MAX_CHANNELS, gemv_cycles, plan_gemv
 
 __all__ = [
-    "BITSLICE_LATENCY",
     "DATAFLOWS",
     "TARGET_FORMS",
     "BitSliceTarget",
@@ -22,16 +27,12 @@ __all__ = [
     "PimTarget",
     "SparseTarget",
     "SystolicTarget",
-    "os_cycles",
+    "Target",
     "parse_target",
-    "stationary_cycles",
-    "systolic_latency",
 ]
 
-#: Dataflows of the systolic array; ``auto`` picks the fastest per layer.
-DATAFLOWS = ("ws", "is", "os", "auto")
-#: Pipeline depth of the Bit Fusion-like array (``hwgen.emulation.units.bitslice_plan.ARRAY_LATENCY``).
-BITSLICE_LATENCY = 2
+#: Dataflows of the systolic array (the unit's) and ``auto``, which picks the fastest per layer.
+DATAFLOWS = (*ARRAY_DATAFLOWS, "auto")
 #: The target texts :func:`parse_target` accepts.
 TARGET_FORMS = (
     "systolic:RxC[:ws|is|os|auto] (e.g. systolic:16x16:ws)",
@@ -40,86 +41,50 @@ TARGET_FORMS = (
     "pim:Cch[:Bb] (C PIM channels of B banks; e.g. pim:16ch)",
     "prefill=TARGET,decode=TARGET (e.g. prefill=systolic:16x16:ws,decode=pim:16ch)",
 )
-_MAX_DIM = MAX_DIM  # the top's and every systolic array's bound
 # Longest run of digits a number in a target text may have (int() refuses more than 4300).
 _MAX_DIGITS = 9
 
 
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
+class Target:
+    """What every single target offers the mapper and the performance model (no ``isinstance`` on kinds).
 
-
-def systolic_latency(rows: int, cols: int, dataflow: str) -> int:
-    """Pipeline depth D of the systolic array (``hwgen.emulation.units.systolic_plan.latency``)."""
-    return rows + cols + (0 if dataflow == "os" else 1)
-
-
-def stationary_cycles(rows: int, cols: int, m: int, k: int, n: int, dataflow: str) -> int:
-    """Full-rate cycles of one ``m x k x n`` GEMM in the ws/is dataflow (double-buffered stationary tiles).
-
-    The recurrence of ``hwgen.emulation.units.systolic_plan.StationaryPlan.cycles``: with R rows,
-    S streamed rows per tile (``m`` for ws, ``n`` for is) and depth D, tile t loads from
-    ``W_t = max(W_{t-1} + R, E_{t-2} + D)``, streams from ``A_t = max(E_{t-1} + 1, W_t + R)``
-    to ``E_t = A_t + S - 1``; the count is ``E_last + D + 1``.
-
-    Raises
-    ------
-    ConfigError
-        If a dimension is not a positive integer or the dataflow is not ``ws`` or ``is``.
+    Subclasses set ``pes`` and ``cycles(m, k, n)`` (their unit's cycle model) and may
+    override the rest.
     """
-    _check_shape(rows=rows, cols=cols, m=m, k=k, n=n)
-    if dataflow not in ("ws", "is"):
-        raise ConfigError("dataflow", dataflow, "ws, is")
-    streamed, width = (n, m) if dataflow == "is" else (m, n)
-    tiles = _cdiv(k, rows) * _cdiv(width, cols)
-    depth = systolic_latency(rows, cols, dataflow)
-    load, end, prev_end = 0, streamed - 1 + rows, None  # tile 0
-    seen: dict[tuple[int, int], tuple[int, int]] = {}
-    t = 1
-    while t < tiles:
-        if t >= 2:
-            # From tile 2 on the recurrence is shift-invariant: once its state relative to the last load
-            # recurs, the tiles repeat with a fixed period and step, so jump over whole periods.
-            state = (end - load, prev_end - load)
-            if state in seen:
-                t0, load0 = seen.pop(state)
-                periods = (tiles - t) // (t - t0)
-                shift = periods * (load - load0)
-                t, load, end, prev_end = t + periods * (t - t0), load + shift, end + shift, prev_end + shift
-                seen.clear()
-                if t >= tiles:
-                    break
-            seen[state] = (t, load)
-        load = t * rows if t < 2 else max(load + rows, prev_end + depth)
-        start = max(end + 1, load + rows)
-        prev_end, end = end, start + streamed - 1
-        t += 1
-    return end + depth + 1
 
+    def for_phase(self, phase: str):
+        """The target that runs ``phase`` (``"prefill"`` or ``"decode"``): a single target runs both."""
+        if phase not in ("prefill", "decode"):
+            raise ConfigError("phase", phase, "prefill, decode")
+        return self
 
-def os_cycles(rows: int, cols: int, m: int, k: int, n: int) -> int:
-    """Full-rate cycles of one GEMM in the output-stationary dataflow (``os_model.OutputStationaryPlan.cycles``).
+    def peak_macs_per_cycle(self, w_bits: int = 8, a_bits: int = 8) -> int:
+        """Multiply-accumulates per cycle at full rate (operand widths matter for bit-slice only)."""
+        return self.pes
 
-    Raises
-    ------
-    ConfigError
-        If a dimension is not a positive integer.
-    """
-    _check_shape(rows=rows, cols=cols, m=m, k=k, n=n)
-    tiles = _cdiv(m, rows) * _cdiv(n, cols)
-    depth = systolic_latency(rows, cols, "os")
-    last = k - 1 + (tiles - 1) * max(k, depth + rows + 1)
-    return last + depth + rows + 1
+    def schedule(self, m: int, k: int, n: int, on_top: bool = False) -> tuple[str | None, int]:
+        """``(dataflow, cycles)`` of one ``m x k x n`` product (dataflow None where the target has none).
+
+        ``on_top``: the product runs as a program on the accelerator top (systolic only).
+        """
+        return None, self.cycles(m, k, n)
+
+    def ideal_traffic(self, acts: float, weights: float, outs: float) -> tuple[float, float]:
+        """(host bytes, array bytes) of one product whose operands move once: all of them cross the link."""
+        total = acts + weights + outs
+        return total, total
 
 
 @dataclass(frozen=True)
-class SystolicTarget:
+class SystolicTarget(Target):
     """A ``rows x cols`` systolic array in one dataflow (or ``auto``: the fastest per layer).
+
+    Cycles are the ``systolic`` unit's (``hwgen.emulation.units.systolic_plan``).
 
     Raises
     ------
     ConfigError
-        If rows/cols are outside 1..64 or the dataflow is unknown.
+        If rows/cols are outside the array's bounds (``ArrayConfig``) or the dataflow is unknown.
     """
 
     rows: int = 16
@@ -128,33 +93,31 @@ class SystolicTarget:
     kind: str = field(default="systolic", init=False)
 
     def __post_init__(self):
-        _check_dim("rows", self.rows, _MAX_DIM)
-        _check_dim("cols", self.cols, _MAX_DIM)
         if self.dataflow not in DATAFLOWS:
             raise ConfigError("dataflow", self.dataflow, ", ".join(DATAFLOWS))
+        self.array()  # ArrayConfig validates rows and cols
+
+    def array(self, dataflow: str | None = None) -> ArrayConfig:
+        """The unit's config of this array in ``dataflow`` (default: the target's; ``auto`` stands as ``ws``)."""
+        flow = self.dataflow if dataflow is None else dataflow
+        return ArrayConfig(self.rows, self.cols, "ws" if flow == "auto" else flow)
 
     @property
     def pes(self) -> int:
-        """Multipliers (processing elements) of the target."""
         """Multipliers (PEs) of the array."""
         return self.rows * self.cols
-
-    def peak_macs_per_cycle(self, w_bits: int = 8, a_bits: int = 8) -> int:
-        """Multiply-accumulates per cycle at full rate (operand widths matter for bit-slice only)."""
-        return self.pes
 
     def cycles(self, m: int, k: int, n: int, dataflow: str | None = None) -> int:
         """Cycles of one ``m x k x n`` product in ``dataflow`` (default: the target's; not ``auto``)."""
         flow = self.dataflow if dataflow is None else dataflow
         if flow == "auto":
             raise ValueError("cycles of dataflow 'auto' are not defined; allowed: ws, is, os (pick one first)")
-        if flow not in ("ws", "is", "os"):
-            raise ConfigError("dataflow", flow, "ws, is, os")
-        if flow == "os":
-            return os_cycles(self.rows, self.cols, m, k, n)
-        return stationary_cycles(self.rows, self.cols, m, k, n, flow)
+        if flow not in ARRAY_DATAFLOWS:
+            raise ConfigError("dataflow", flow, ", ".join(ARRAY_DATAFLOWS))
+        m, k, n = _check_shape(m=m, k=k, n=n)
+        return get_unit("systolic").cycles(self.array(flow), m, k, n)
 
-    def pick_dataflow(self, m: int, k: int, n: int, candidates: tuple[str, ...] = ("ws", "is", "os")) -> str:
+    def pick_dataflow(self, m: int, k: int, n: int, candidates: tuple[str, ...] = ARRAY_DATAFLOWS) -> str:
         """The target's dataflow, or for ``auto`` the candidate with the fewest cycles (ties: the first).
 
         Parameters
@@ -162,21 +125,29 @@ class SystolicTarget:
         m, k, n : int
             The product's shape.
         candidates : tuple of str
-            Dataflows ``auto`` may choose from (the accelerator top runs ``ws`` and ``is``).
+            Dataflows ``auto`` may choose from (the accelerator top runs ``TOP_DATAFLOWS``).
         """
         if self.dataflow != "auto":
             return self.dataflow
-        if not isinstance(candidates, tuple | list) or not candidates or not set(candidates) <= {"ws", "is", "os"}:
-            raise ConfigError("candidates", candidates, "a non-empty tuple of ws, is, os")
+        if not isinstance(candidates, tuple | list) or not candidates or not set(candidates) <= set(ARRAY_DATAFLOWS):
+            raise ConfigError("candidates", candidates, f"a non-empty tuple of {', '.join(ARRAY_DATAFLOWS)}")
         return min(candidates, key=lambda f: self.cycles(m, k, n, f))
+
+    def schedule(self, m: int, k: int, n: int, on_top: bool = False) -> tuple[str, int]:
+        """``(dataflow, cycles)``: on the accelerator top ``auto`` chooses among the dataflows it runs."""
+        flow = self.pick_dataflow(m, k, n, TOP_DATAFLOWS if on_top else ARRAY_DATAFLOWS)
+        return flow, self.cycles(m, k, n, flow)
 
     def __str__(self) -> str:
         return f"systolic:{self.rows}x{self.cols}:{self.dataflow}"
 
 
 @dataclass(frozen=True)
-class BitSliceTarget:
-    """A ``rows x cols`` Bit Fusion-like array: each unit does ``fused_lanes(a_bits, w_bits)`` MACs per beat."""
+class BitSliceTarget(Target):
+    """A ``rows x cols`` Bit Fusion-like array: each unit does ``fused_lanes(a_bits, w_bits)`` MACs per beat.
+
+    Cycles are the ``bitslice`` unit's (``hwgen.emulation.units.bitslice_plan.FusionPlan``).
+    """
 
     rows: int = 4
     cols: int = 4
@@ -184,14 +155,17 @@ class BitSliceTarget:
     kind: str = field(default="bitslice", init=False)
 
     def __post_init__(self):
-        _check_dim("rows", self.rows, 16)
-        _check_dim("cols", self.cols, 16)
-        self.coding  # noqa: B018  (validates the encoding)
+        self.config  # noqa: B018  (BitSliceConfig validates rows, cols and the encoding)
+
+    @property
+    def config(self) -> BitSliceConfig:
+        """The unit's config: 2-bit slices, 8-bit ports."""
+        return BitSliceConfig(self.rows, self.cols, self.encoding)
 
     @property
     def coding(self) -> SliceCoding:
         """The digit coding of the serial operand (radix-4 or unsigned 2-bit slices, 8-bit ports)."""
-        return SliceCoding(self.encoding, 2, 8)
+        return self.config.coding
 
     @property
     def pes(self) -> int:
@@ -199,27 +173,20 @@ class BitSliceTarget:
         return self.rows * self.cols
 
     def peak_macs_per_cycle(self, w_bits: int = 8, a_bits: int = 8) -> int:
-        """Multiply-accumulates per cycle at full rate (operand widths matter for bit-slice only)."""
-        self._check_bits(w_bits, a_bits)
-        return self.pes * fused_lanes(a_bits, w_bits, self.coding)
+        """Multiply-accumulates per cycle at full rate: ``pes * fused_lanes(a_bits, w_bits)``."""
+        return self.pes * plan_fusion_gemm(self.config, 1, 1, 1, a_bits, w_bits).lanes
 
     def cycles(self, m: int, k: int, n: int, w_bits: int = 8, a_bits: int = 8) -> int:
-        """``tiles * ceil(k / lanes) + 2`` (``hwgen.emulation.units.bitslice_plan.FusionPlan.cycles``)."""
-        _check_shape(m=m, k=k, n=n)
-        self._check_bits(w_bits, a_bits)
-        lanes = fused_lanes(a_bits, w_bits, self.coding)
-        return _cdiv(m, self.rows) * _cdiv(n, self.cols) * _cdiv(k, lanes) + BITSLICE_LATENCY
-
-    def _check_bits(self, w_bits, a_bits) -> None:
-        for name, bits in (("w_bits", w_bits), ("a_bits", a_bits)):
-            _check_dim(name, bits, self.coding.max_bits)
+        """Cycles of one ``m x k x n`` product at these precisions (``FusionPlan.cycles``)."""
+        m, k, n = _check_shape(m=m, k=k, n=n)
+        return get_unit("bitslice").cycles(self.config, m, k, n, a_bits=a_bits, w_bits=w_bits)
 
     def __str__(self) -> str:
         return f"bitslice:{self.rows}x{self.cols}:{self.encoding}"
 
 
 @dataclass(frozen=True)
-class SparseTarget:
+class SparseTarget(Target):
     """A sparse DSP chain of ``length`` slices running N:M-pruned GEMVs (``n_keep:m_block``; 1:1 is dense).
 
     ``results`` is the mode's results per beat ``s`` (0: the default ``m_block // n_keep``);
@@ -234,14 +201,13 @@ class SparseTarget:
     kind: str = field(default="sparse", init=False)
 
     def __post_init__(self):
-        _check_dim("length", self.length, 64)
         for name in ("n_keep", "m_block"):
-            _check_dim(name, getattr(self, name), 64)
+            _check_dim(name, getattr(self, name), MAX_LENGTH)
         if isinstance(self.results, bool):
             raise ConfigError("results", self.results, "an integer (0: the mode's default)")
         if self.dense and self.results not in (0, 1):
             raise ConfigError("results", self.results, "0 or 1 for the dense mode (one result per beat)")
-        self.config_for()  # SparseChainConfig validates the N:M mode against the length
+        self.config_for()  # SparseChainConfig validates the length and the N:M mode against it
 
     @property
     def mode(self) -> tuple[int, ...]:
@@ -275,17 +241,14 @@ class SparseTarget:
         return self.length * self.m_block // self.n_keep
 
     def cycles(self, m: int, k: int, n: int) -> int:
-        """``m`` GEMVs of ``n`` outputs over ``k`` back to back: ``m * ceil(n / s) * ceil(k / span) + D``.
+        """``m`` GEMVs of ``n`` outputs over ``k``, streamed back to back (``hwgen.emulation.units.sparse_dsp_plan``).
 
-        ``s`` results per beat (``M/N`` by default), ``span = (L / s) * M / N`` columns per
-        beat (``L`` by default), ``D = length / group_size + 3``
-        (``hwgen.emulation.units.sparse_dsp_plan``).
+        ``stream_cycles(cfg, m * gemv_beats(cfg, n, k, mode))``: ``m`` times the GEMV's
+        beats, then the chain's pipeline depth once.
         """
-        _check_shape(m=m, k=k, n=n)
+        m, k, n = _check_shape(m=m, k=k, n=n)
         cfg = self.config_for()
-        code = len(cfg.modes) - 1
-        beats = _cdiv(n, cfg.segments(code)) * _cdiv(k, cfg.span(code))
-        return m * beats + cfg.n_groups + 3
+        return stream_cycles(cfg, m * gemv_beats(cfg, n, k, len(cfg.modes) - 1))
 
     def __str__(self) -> str:
         results = f":{self.results}" if self.results else ""
@@ -293,7 +256,7 @@ class SparseTarget:
 
 
 @dataclass(frozen=True)
-class PimTarget:
+class PimTarget(Target):
     """``channels`` PIM channels (AiM-style GEMV in DRAM), each a :class:`PimConfig` of ``banks`` banks."""
 
     channels: int = 16
@@ -301,8 +264,8 @@ class PimTarget:
     kind: str = field(default="pim", init=False)
 
     def __post_init__(self):
-        _check_dim("channels", self.channels, 256)
-        _check_dim("banks", self.banks, 64)
+        _check_dim("channels", self.channels, MAX_CHANNELS)
+        self.config  # noqa: B018  (PimConfig validates the banks)
 
     @property
     def config(self) -> PimConfig:
@@ -314,10 +277,6 @@ class PimTarget:
         """Multipliers (processing elements) of the target."""
         return self.channels * self.banks * self.config.lanes
 
-    def peak_macs_per_cycle(self, w_bits: int = 8, a_bits: int = 8) -> int:
-        """Multiply-accumulates per cycle at full rate (operand widths matter for bit-slice only)."""
-        return self.pes
-
     def cycles(self, m: int, k: int, n: int) -> int:
         """``m`` GEMVs ``y = W x`` (``W`` is ``n x k``), each timed by the channel's event model.
 
@@ -326,10 +285,12 @@ class PimTarget:
         ConfigError
             If ``W`` does not fit the banks' rows (``hwgen.host.pim_mapping.plan_gemv``).
         """
-        from hwgen.host.pim_mapping import gemv_cycles, plan_gemv
-
-        _check_shape(m=m, k=k, n=n)
+        m, k, n = _check_shape(m=m, k=k, n=n)
         return m * gemv_cycles(plan_gemv(self.config, n, k, self.channels))
+
+    def ideal_traffic(self, acts: float, weights: float, outs: float) -> tuple[float, float]:
+        """Weights live in the DRAM banks: only ``x`` and ``y`` cross the link; the array reads all three."""
+        return acts + outs, acts + weights + outs
 
     def __str__(self) -> str:
         return f"pim:{self.channels}ch:{self.banks}b"
@@ -339,14 +300,13 @@ class PimTarget:
 class MixedTarget:
     """Prefill on one target, token-by-token decode on another."""
 
-    prefill: SystolicTarget | BitSliceTarget | SparseTarget | PimTarget
-    decode: SystolicTarget | BitSliceTarget | SparseTarget | PimTarget
+    prefill: Target
+    decode: Target
     kind: str = field(default="mixed", init=False)
 
     def __post_init__(self):
-        single = (SystolicTarget, BitSliceTarget, SparseTarget, PimTarget)
         for phase in ("prefill", "decode"):
-            if not isinstance(getattr(self, phase), single):
+            if not isinstance(getattr(self, phase), Target):
                 raise ConfigError(
                     phase, getattr(self, phase), "a SystolicTarget, BitSliceTarget, SparseTarget or PimTarget"
                 )
@@ -366,11 +326,12 @@ def _check_dim(name: str, value, hi: int) -> None:
         raise ConfigError(name, value, f"an integer from 1 to {hi}")
 
 
-def _check_shape(**dims) -> None:
-    """Each dimension a positive integer (a bool, float or string is no size)."""
+def _check_shape(**dims) -> tuple[int, ...]:
+    """Each dimension a positive integer (a bool, float or string is no size), as Python ints."""
     for name, value in dims.items():
         if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
             raise ConfigError(name, value, "an integer >= 1")
+    return tuple(int(v) for v in dims.values())
 
 
 def _bad(text: str):

@@ -46,7 +46,7 @@ def acc_add(acc: IntFormat, x: Value, y: Value) -> Value:
 
 
 def stationary_members(dtype, acc) -> dict:
-    """Signature members of a stationary-operand PE (``MacPE``, ``FloatMacPE``): see ``MacPE``."""
+    """Signature members of a stationary-operand PE (``MacPE``, ``SystolicFloatPE``): see ``MacPE``."""
     return {
         "en": In(1),
         "load": In(1),

@@ -1,13 +1,17 @@
-"""Build a PIM channel and run a command program through it in cocotb (Verilator or Icarus)."""
+"""Run a given PIM command program through the channel in cocotb (Verilator or Icarus).
+
+``hwgen.sim.regression.run_regression`` runs the PIM bench on a random GEMV; this runs
+a chosen program (calibration cases, special values) on the same build and bench.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation.pim_model import PimCommand, PimConfig
-from hwgen.sim.cocotb_runner import CocotbRun, flow_job, run_cocotb
+from hwgen.sim.cocotb_runner import CocotbRun, flow_job
 from hwgen.sim.pim_bench import command_to_dict
+from hwgen.sim.regression import run_bench
 
 __all__ = ["run_pim_regression"]
 
@@ -35,11 +39,10 @@ def run_pim_regression(
         If the simulator is missing or cannot build the design.
     """
     flow = flow_job(seed, valid_prob, ready_prob)
-    work = Path(work_dir).resolve()
-    build = build_unit(cfg, work / "rtl")
     job = {
         "config": cfg.to_dict(),
         "program": [command_to_dict(c) for c in program],
         **flow,
     }
-    return run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.pim_bench", job, simulator, work)
+    run, build_seconds = run_bench(cfg, work_dir, simulator, "hwgen.sim.pim_bench", job)
+    return CocotbRun(run.simulator, run.passed, run.report, run.wall_seconds + build_seconds, run.log)

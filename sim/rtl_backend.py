@@ -1,4 +1,8 @@
-"""The ``rtl`` backend: GEMM programs run on the accelerator top's Verilog (stream link) in cocotb."""
+"""The ``rtl`` backend: GEMM programs run on the accelerator top's Verilog (stream link) in cocotb.
+
+Importing this module (``import hwgen.sim`` does) registers :class:`RtlBackend` as
+``get_backend("rtl")`` with :func:`hwgen.host.backends.register_backend`.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ import cocotb
 
 from hwgen.emulation import isa
 from hwgen.emulation.isa import Opcode, Status
-from hwgen.host.backends import ProgramBackend
+from hwgen.host.backends import BACKENDS, ProgramBackend, register_backend
 from hwgen.host.program import Program, ProgramError, ProgramResult, run_program
 from hwgen.sim.cocotb_runner import CocotbSession, SimulationError, load_job, locked
 
@@ -165,6 +169,10 @@ class RtlBackend(ProgramBackend):
         if rtl.counters["total_run_cycles"] != sum(rtl.run_cycles) or rtl.counters["runs"] != len(rtl.run_cycles):
             raise ProgramError(f"STATUS counters {rtl.counters} disagree with the RUN responses {rtl.run_cycles}")
         return run_program(program, lambda payloads: rtl.responses)
+
+
+if BACKENDS.get("rtl") is None:  # a re-import (cocotb loads this module as its test module) keeps the first
+    register_backend("rtl", RtlBackend)
 
 
 @cocotb.test()

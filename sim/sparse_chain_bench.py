@@ -10,11 +10,10 @@ from pathlib import Path
 import cocotb
 import numpy as np
 
-from hwgen.dataflow.hardware import build_unit
 from hwgen.emulation.sparse_chain import SparseChainConfig
 from hwgen.emulation.units.sparse_dsp_plan import gemv_cycles, latency, stream_cycles
 from hwgen.sim.clocked_bench import ClockedBench
-from hwgen.sim.cocotb_runner import CocotbRun, flow_job, load_job, run_cocotb
+from hwgen.sim.cocotb_runner import CocotbRun, flow_job, load_job
 from hwgen.sim.sparse_chain_vectors import GemvCase, check_outputs, make_case
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 
@@ -148,7 +147,9 @@ def run_sparse_chain_regression(
     valid_prob: float = 1.0,
     ready_prob: float = 1.0,
 ) -> CocotbRun:
-    """Build the chain's Verilog and run ``cases`` (dicts of mode code, rows, cols, kind) through it.
+    """Build the chain's Verilog and run chosen ``cases`` (dicts of mode code, rows, cols, kind) through it.
+
+    ``hwgen.sim.regression.run_regression`` runs the same bench on every mode and operand kind.
 
     Raises
     ------
@@ -157,12 +158,8 @@ def run_sparse_chain_regression(
     SimulationError
         If the simulator is missing or cannot build the design.
     """
-    flow = flow_job(seed, valid_prob, ready_prob)
-    work = Path(work_dir).resolve()
-    build = build_unit(cfg, work / "rtl")
-    job = {
-        "config": cfg.to_dict(),
-        "cases": cases,
-        **flow,
-    }
-    return run_cocotb(build.verilog, build.manifest_data["top"], "hwgen.sim.sparse_chain_bench", job, simulator, work)
+    from hwgen.sim.regression import run_bench  # the bench module is loaded by cocotb too: no build imports there
+
+    job = {"config": cfg.to_dict(), "cases": cases, **flow_job(seed, valid_prob, ready_prob)}
+    run, build_seconds = run_bench(cfg, work_dir, simulator, "hwgen.sim.sparse_chain_bench", job)
+    return CocotbRun(run.simulator, run.passed, run.report, run.wall_seconds + build_seconds, run.log)

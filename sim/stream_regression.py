@@ -1,15 +1,17 @@
-"""Run bench phases on a built design in cocotb (``hwgen.sim.stream_bench``) and collect the report."""
+"""Run chosen bench phases on a built design in cocotb (``hwgen.sim.stream_bench``) and collect the report.
+
+``hwgen.sim.regression.run_regression`` runs the bit-slice and adder-tree units on this
+bench with random GEMMs; this runs hand-made phases (exhaustive pairs, precisions) on a build.
+"""
 
 from __future__ import annotations
 
-import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from hwgen.rtl.component_build import BuildResult
 from hwgen.sim.beats import Phase
-from hwgen.sim.cocotb_runner import CocotbSession, flow_job
+from hwgen.sim.cocotb_runner import CocotbSession, flow_job, locked
 
 __all__ = ["StreamRegression", "run_stream_regression"]
 
@@ -59,21 +61,11 @@ def run_stream_regression(
     SimulationError
         If the simulator is not installed or cannot build the design.
     """
-    flow = flow_job(seed, valid_prob, ready_prob)
-    job = {
-        "phases": [p.to_dict() for p in phases],
-        **flow,
-    }
-    start = time.perf_counter()
-    session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, Path(work_dir))
-    try:
-        run = session.build().run("hwgen.sim.stream_bench", job)
-    except SystemExit:
-        # Under pytest, cocotb's runner exits when a cocotb test fails; the bench has
-        # already written its report (in this session's own run folder), so return that as a failed run.
-        report = session.run_dir / "report.json"
-        phases_seen = json.loads(report.read_text()) if report.exists() else []
-        return StreamRegression(simulator, False, phases_seen, time.perf_counter() - start, session.run_dir / "sim.log")
+    job = {"phases": [p.to_dict() for p in phases], **flow_job(seed, valid_prob, ready_prob)}
+    work = Path(work_dir).resolve()
+    with locked(work / "rtl.lock"):
+        session = CocotbSession([build.verilog], build.manifest_data["top"], simulator, work).build()
+    run = session.run("hwgen.sim.stream_bench", job)  # a failed bench still reports (see CocotbSession.run)
     reports = run.report or []
     passed = run.passed and len(reports) == len(phases) and all(not r["mismatches"] for r in reports)
     return StreamRegression(simulator, passed, reports, run.wall_seconds + session.build_seconds, run.log)

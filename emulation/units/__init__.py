@@ -7,7 +7,18 @@ hardware and regression bench when they are imported.
 
 from . import catalog as _catalog  # noqa: F401  (registers the built-in units)
 from .config_files import MAX_DEPTH, cli_fields, file_arch, in_file, load_config_file, make_config, type_name
-from .contract import UNITS, Bench, Hardware, Unit, attach_bench, attach_hardware, get_unit, register_unit, unit_of
+from .contract import (
+    UNITS,
+    Bench,
+    Hardware,
+    Unit,
+    attach_bench,
+    attach_hardware,
+    get_unit,
+    register_unit,
+    unit_of,
+    unregister_unit,
+)
 
 __all__ = [
     "MAX_DEPTH",
@@ -26,4 +37,5 @@ __all__ = [
     "register_unit",
     "type_name",
     "unit_of",
+    "unregister_unit",
 ]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwgen.emulation import IntFormat, get_format
-from hwgen.emulation.adder_tree import adder_tree_dot, tree_depth
+from hwgen.emulation.addertree import addertree_dot, tree_depth
 from hwgen.emulation.errors import ConfigError
 
 __all__ = ["AdderTreeConfig", "TreePlan", "array_latency", "plan_tree_gemm"]
@@ -108,13 +108,18 @@ class TreePlan:
         return [(i, n0) for i in range(self.m) for n0 in range(0, self.n, self.cfg.rows)]
 
     @property
+    def tile_count(self) -> int:
+        """Tiles, ``m * ceil(n / rows)``, counted without listing them."""
+        return self.m * -(-self.n // self.cfg.rows)
+
+    @property
     def cycles(self) -> int:
         """Full-rate cycles, first beat to last result inclusive: ``tiles * beats + D``.
 
         Fill is D (``array_latency``), steady state one beat per cycle over all tiles
         (K folded into ``beats`` per tile), and the drain is the last result leaving.
         """
-        return len(self.tiles) * self.beats + array_latency(self.cfg)
+        return self.tile_count * self.beats + array_latency(self.cfg)
 
     def padded(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``a`` (m x K') and ``b`` (K' x N') zero-padded to whole beats and tiles."""
@@ -124,11 +129,11 @@ class TreePlan:
         return pa, pb
 
     def tile_outputs(self, a: np.ndarray, b: np.ndarray) -> list[np.ndarray]:
-        """Golden ``rows`` accumulators of every tile (``adder_tree_dot`` per output)."""
+        """Golden ``rows`` accumulators of every tile (``addertree_dot`` per output)."""
         pa, pb = self.padded(a, b)
         r, cfg = self.cfg.rows, self.cfg
         return [
-            adder_tree_dot(
+            addertree_dot(
                 np.repeat(pa[i : i + 1], r, axis=0), pb[:, n0 : n0 + r].T, cfg.lanes, cfg.dtype_format, cfg.acc_format
             )
             for i, n0 in self.tiles

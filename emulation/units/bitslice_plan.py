@@ -150,13 +150,18 @@ class FusionPlan:
         return [(m0, n0) for m0 in range(0, self.m, r) for n0 in range(0, self.n, c)]
 
     @property
+    def tile_count(self) -> int:
+        """Output tiles, ``ceil(m / rows) * ceil(n / cols)``, counted without listing them."""
+        return -(-self.m // self.cfg.rows) * -(-self.n // self.cfg.cols)
+
+    @property
     def cycles(self) -> int:
         """Full-rate cycles, first accepted beat to last output inclusive: ``tiles * beats + ARRAY_LATENCY``.
 
         Fill is ``ARRAY_LATENCY`` cycles, then one beat per cycle (tiles follow back to
         back, K folded into ``beats``), and the last tile drains with its output.
         """
-        return len(self.tiles) * self.beats + ARRAY_LATENCY
+        return self.tile_count * self.beats + ARRAY_LATENCY
 
     def padded(self, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``a`` and ``b`` zero-padded to whole tiles and beats (after a range check)."""

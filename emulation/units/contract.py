@@ -28,6 +28,7 @@ __all__ = [
     "get_unit",
     "register_unit",
     "unit_of",
+    "unregister_unit",
 ]
 
 
@@ -53,23 +54,30 @@ class Hardware:
 
 @dataclass(frozen=True)
 class Bench:
-    """A unit's cocotb regression, attached by ``hwgen.sim``.
+    """A unit's cocotb regression, attached by ``hwgen.sim`` (run by ``hwgen.sim.regression.run_regression``).
 
     Attributes
     ----------
     module : str
         The cocotb test module (cocotb loads benches by module name).
     job : callable
-        ``job(cfg, seed, valid_prob, ready_prob)``: the JSON-serialisable job the bench
-        runs (random vectors from ``seed``, back-pressure, cycle checks).
-    summary : callable
-        ``summary(cfg, report)``: ``(cases, cycles, ideal_cycles)`` of the bench's report,
-        for the pass/fail, cycles and utilisation table.
+        ``job(cfg, seed, valid_prob, ready_prob, gemms)``: the JSON-serialisable job the
+        bench runs (random vectors from ``seed``, back-pressure, cycle checks). ``gemms``
+        is a list of ``(m, k, n)`` shapes, or None for the unit's default cases;
+        ValueError names a shape or config the bench cannot run.
+    cases : callable
+        ``cases(cfg, job, report)``: one dict per case of the bench's report, with
+        ``name``, ``passed``, ``cycles``, ``expected_cycles`` (exact cycles checked, or
+        None), ``checks`` (exact cycle checks made), ``ideal_cycles`` (cycles at 100 %
+        utilisation) and ``mismatches``; None if the report lacks a case of the job.
+    gemms : bool
+        True if ``job`` takes GEMM shapes (``hwgen sim --gemm``).
     """
 
     module: str
     job: Callable
-    summary: Callable
+    cases: Callable
+    gemms: bool = False
 
 
 @dataclass(eq=False)
@@ -89,10 +97,11 @@ class Unit:
     defaults : mapping
         Defaults for config fields the dataclass leaves required.
     golden : callable or None
-        ``golden(cfg, a, b, **run)``: the unit's bit-exact result of the GEMM ``a @ b``
-        (codes or values, as its bench compares them).
+        ``golden(cfg, *operands, **run)``: the unit's bit-exact result of one operation
+        (for a GEMM unit ``golden(cfg, a, b)`` is ``a @ b`` as the unit computes it).
     cycles : callable or None
-        ``cycles(cfg, m, k, n, **run)``: exact cycles of one ``m x k x n`` GEMM at full rate.
+        ``cycles(cfg, *shape, **run)``: exact cycles of one operation at full rate, first
+        accepted input to last output inclusive (``cycles(cfg, m, k, n)`` for a GEMM unit).
     target : type or None
         The host runtime's target class for the unit (parsing, tiling cost, traffic).
     hardware : Hardware or None
@@ -154,6 +163,19 @@ def register_unit(unit: Unit) -> Unit:
     if unit.name in _UNITS:
         raise ConfigError("name", unit.name, "a name no registered unit has: not " + ", ".join(_UNITS))
     _UNITS[unit.name] = unit
+    return unit
+
+
+def unregister_unit(name: str) -> Unit:
+    """Remove the unit called ``name`` from :data:`UNITS` (a plug-in's or a test's own unit) and return it.
+
+    Raises
+    ------
+    ConfigError
+        If no unit has that name.
+    """
+    unit = get_unit(name)
+    del _UNITS[name]
     return unit
 
 

@@ -48,6 +48,11 @@ class OutputStationaryPlan:
         return [OsTile(m0, n0) for m0 in range(0, self.m, r) for n0 in range(0, self.n, c)]
 
     @property
+    def tile_count(self) -> int:
+        """Output tiles, ``ceil(m / rows) * ceil(n / cols)``, counted without listing them."""
+        return -(-self.m // self.cfg.rows) * -(-self.n // self.cfg.cols)
+
+    @property
     def macs(self) -> int:
         return self.m * self.k * self.n
 
@@ -107,5 +112,5 @@ class OutputStationaryPlan:
         """
         rows, k = self.cfg.rows, self.k
         depth = latency(self.cfg)
-        last = k - 1 + (len(self.tiles) - 1) * max(k, depth + rows + 1)
+        last = k - 1 + (self.tile_count - 1) * max(k, depth + rows + 1)
         return last + depth + rows + 1

@@ -26,6 +26,7 @@ __all__ = [
     "int_matmul",
     "latency",
     "plan_gemm",
+    "stationary_cycles",
     "utilisation",
 ]
 
@@ -176,6 +177,11 @@ class StationaryPlan:
         out = out if self.cfg.is_float else self.cfg.acc_format.fit(out)
         return out.T if self._transposed else out
 
+    @property
+    def tile_count(self) -> int:
+        """Stationary tiles, ``ceil(k / rows) * ceil(width / cols)``, counted without listing them."""
+        return -(-self.k // self.cfg.rows) * -(-self._width // self.cfg.cols)
+
     def cycles(self) -> int:
         """Cycles at full rate, from the first input beat to the last output, inclusive.
 
@@ -190,16 +196,56 @@ class StationaryPlan:
         - the last output leaves at ``E_{T-1} + D``, so the count is ``E_{T-1} + D + 1``.
 
         In steady state a tile costs ``max(S, R, (S + R + D - 1) / 2)`` cycles: compute
-        hides the load whenever ``S >= R + D - 1``.
+        hides the load whenever ``S >= R + D - 1``. :func:`stationary_cycles` evaluates
+        the recurrence in time independent of the tile count.
         """
-        rows, s, depth = self.cfg.rows, self.streamed, latency(self.cfg)
-        loads, ends = [], []
-        for k in range(len(self.tiles)):
-            load = k * rows if k < 2 else max(loads[k - 1] + rows, ends[k - 2] + depth)
-            start = max(ends[k - 1] + 1 if k else 0, load + rows)
-            loads.append(load)
-            ends.append(start + s - 1)
-        return ends[-1] + depth + 1
+        return stationary_cycles(self.cfg.rows, self.streamed, self.tile_count, latency(self.cfg))
+
+
+def stationary_cycles(rows: int, streamed: int, tiles: int, depth: int) -> int:
+    """Exact cycles of the double-buffered stationary recurrence (``StationaryPlan.cycles``), fast.
+
+    From tile 2 on the recurrence is shift-invariant: its next state depends only on
+    ``(E_{k-1} - W_k, E_{k-2} - W_k)``. Once that state recurs, the tiles repeat with a
+    fixed period and step, so whole periods are skipped at once; the result equals the
+    tile-by-tile recurrence exactly, in a few steps even for 10**12 tiles.
+
+    Parameters
+    ----------
+    rows : int
+        R: rows of a stationary tile (cycles to load one).
+    streamed : int
+        S: streamed rows per tile.
+    tiles : int
+        T >= 1: stationary tiles of the GEMM.
+    depth : int
+        D: the array's pipeline depth (:func:`latency`).
+
+    Returns
+    -------
+    int
+        ``E_{T-1} + D + 1``.
+    """
+    load, end, prev_end = 0, streamed - 1 + rows, None  # tile 0
+    seen: dict[tuple[int, int], tuple[int, int]] = {}
+    t = 1
+    while t < tiles:
+        if t >= 2:
+            state = (end - load, prev_end - load)
+            if state in seen:
+                t0, load0 = seen.pop(state)
+                periods = (tiles - t) // (t - t0)
+                shift = periods * (load - load0)
+                t, load, end, prev_end = t + periods * (t - t0), load + shift, end + shift, prev_end + shift
+                seen.clear()
+                if t >= tiles:
+                    break
+            seen[state] = (t, load)
+        load = t * rows if t < 2 else max(load + rows, prev_end + depth)
+        start = max(end + 1, load + rows)
+        prev_end, end = end, start + streamed - 1
+        t += 1
+    return end + depth + 1
 
 
 def _float_add(acc, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -278,8 +324,8 @@ def latency(cfg: ArrayConfig) -> int:
     """Pipeline depth D: cycles from a streamed row entering to its result leaving the grid.
 
     ``rows + cols - 1`` for the skew and the sweep across the grid, plus the PEs'
-    extra pipeline stages: two in ``MacPE`` and ``FloatMacPE`` (operand and product
-    registers), one in ``OsMacPE`` and ``FloatOsMacPE`` (product register). The float
+    extra pipeline stages: two in ``MacPE`` and ``SystolicFloatPE`` (operand and product
+    registers), one in ``OsMacPE`` and ``SystolicFloatOsPE`` (product register). The float
     PEs keep the integer PEs' stages (the float add is one combinational stage), so
     the depth and every cycle formula do not depend on the dtype.
     """

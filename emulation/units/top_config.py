@@ -9,10 +9,19 @@ from hwgen.emulation.accelerator_model import AcceleratorModel
 from hwgen.emulation.accelerator_timing import run_cycles
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.isa import DeviceInfo, Space
-from hwgen.emulation.units.systolic_config import ArrayConfig
+from hwgen.emulation.units.systolic_config import MAX_DIM, ArrayConfig
 from hwgen.emulation.units.uart_rate import uart_divisor
 
-__all__ = ["LINKS", "TOP_DATAFLOWS", "TopConfig", "check_link", "device_info", "golden_model", "top_name"]
+__all__ = [
+    "LINKS",
+    "TOP_DATAFLOWS",
+    "TopConfig",
+    "check_link",
+    "device_info",
+    "golden_model",
+    "memories_info",
+    "top_name",
+]
 
 #: Dataflows the top supports: both share the stationary datapath of ``SystolicArray``.
 TOP_DATAFLOWS = ("ws", "is")
@@ -73,16 +82,19 @@ class TopConfig:
 
 
 def device_info(
-    cfg: ArrayConfig, w_depth: int = 64, a_depth: int = 256, o_depth: int = 256, max_payload: int = 1024
+    cfg: ArrayConfig,
+    w_depth: int = TopConfig.w_depth,
+    a_depth: int = TopConfig.a_depth,
+    o_depth: int = TopConfig.o_depth,
+    max_payload: int = TopConfig.max_payload,
 ) -> DeviceInfo:
     """The ``DeviceInfo`` (what ``PING`` returns) of the top built from ``cfg`` with these memories.
 
     Raises
     ------
     ConfigError
-        If the dataflow is output-stationary, the accumulator saturates, a depth or ``max_payload`` is out of
-        range, ``w_depth < rows``, or a whole scratchpad would not fit one response
-        (``depth * word bytes > 65535``).
+        If the dataflow is output-stationary, the accumulator saturates, or the memories
+        are not allowed (see :func:`memories_info`).
     """
     if not isinstance(cfg, ArrayConfig):
         raise ConfigError("cfg", cfg, "an ArrayConfig")
@@ -91,20 +103,67 @@ def device_info(
     if cfg.saturates:
         # RUN's ACCUMULATE and the host's K-tiling treat the O words as wrapping int32.
         raise ConfigError("acc", cfg.acc, "a wrapping or float accumulator (the accelerator top), e.g. int32")
-    for name, value, low in (("w_depth", w_depth, cfg.rows), ("a_depth", a_depth, 1), ("o_depth", o_depth, 1)):
+    memories = {"w_depth": w_depth, "a_depth": a_depth, "o_depth": o_depth, "max_payload": max_payload}
+    return memories_info(cfg.rows, cfg.cols, cfg.dtype_format, cfg.acc_format, cfg.dataflow, **memories)
+
+
+def memories_info(
+    rows: int,
+    cols: int,
+    value_format,
+    acc_format,
+    dataflow: str = "ws",
+    w_depth: int = TopConfig.w_depth,
+    a_depth: int = TopConfig.a_depth,
+    o_depth: int = TopConfig.o_depth,
+    max_payload: int = TopConfig.max_payload,
+) -> DeviceInfo:
+    """The ``DeviceInfo`` of a top of this shape, formats and memories (the checks :func:`device_info` applies).
+
+    The host uses it for tops of any number format it emulates; :func:`device_info` for
+    the configs the RTL builds.
+
+    Parameters
+    ----------
+    rows, cols : int
+        The array's shape (1..``MAX_DIM``).
+    value_format, acc_format : IntFormat or FloatFormat
+        Operand and accumulator formats (anything with an integer ``width`` and a string ``name``).
+    dataflow : {"ws", "is"}
+        The top's dataflow.
+    w_depth, a_depth, o_depth, max_payload : int
+        Scratchpad depths in words and the largest command payload (the top's defaults).
+
+    Raises
+    ------
+    ConfigError
+        If rows or cols are out of range, a format has no integer ``width`` and string
+        ``name``, a depth or ``max_payload`` is out of range, ``w_depth < rows``, or a
+        whole scratchpad would not fit one response (``depth * word bytes > 65535``).
+    """
+    for name, value in (("rows", rows), ("cols", cols)):
+        _check_int(name, value, 1, MAX_DIM)
+    for name, fmt in (("value_format", value_format), ("acc_format", acc_format)):
+        if isinstance(getattr(fmt, "width", None), bool) or not isinstance(getattr(fmt, "width", None), int):
+            raise ConfigError(name, fmt, "an IntFormat or FloatFormat")
+        if not isinstance(getattr(fmt, "name", None), str):
+            raise ConfigError(name, fmt, "an IntFormat or FloatFormat")
+    if dataflow not in TOP_DATAFLOWS:
+        raise ConfigError("dataflow", dataflow, f"{', '.join(TOP_DATAFLOWS)} (the accelerator top)")
+    for name, value, low in (("w_depth", w_depth, rows), ("a_depth", a_depth, 1), ("o_depth", o_depth, 1)):
         _check_int(name, value, low, _U16)
     _check_int("max_payload", max_payload, 16, _U16)
     info = DeviceInfo(
-        rows=cfg.rows,
-        cols=cfg.cols,
-        value_bytes=-(-cfg.dtype_format.width // 8),
-        acc_bytes=-(-cfg.acc_format.width // 8),
+        rows=rows,
+        cols=cols,
+        value_bytes=-(-value_format.width // 8),
+        acc_bytes=-(-acc_format.width // 8),
         w_depth=w_depth,
         a_depth=a_depth,
         o_depth=o_depth,
         max_payload=max_payload,
-        dtype=cfg.dtype,
-        dataflow=cfg.dataflow,
+        dtype=value_format.name,
+        dataflow=dataflow,
     )
     for space in Space:
         size = info.depth(space) * info.word_bytes(space)

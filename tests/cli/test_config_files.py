@@ -164,7 +164,7 @@ def test_unknown_arch_in_file_is_one_line(hwgen, tmp_path, content):
     _one_line(status, err, str(path), "systolic, bitslice")
 
 
-def test_sim_with_a_pim_config_file_is_refused(hwgen, tmp_path):
+def test_sim_with_a_pim_config_file_refuses_gemm_shapes(hwgen, tmp_path):
     path = _file(tmp_path, "pim.toml", 'arch = "pim"\nrows = 4\n')
-    status, _, err = hwgen("sim", "--config", path, "--work", tmp_path / "w")
-    _one_line(status, err, "--arch pim", "systolic")
+    status, _, err = hwgen("sim", "--config", path, "--gemm", "2x2x2", "--work", tmp_path / "w")
+    _one_line(status, err, "--gemm 2x2x2", "--arch pim")

@@ -22,7 +22,7 @@ def _one_line_error(capsys, argv, *words):
         (["--formats", "w=int7"], ("int7", "int8")),
         (["--target", "tpu:4x4"], ("tpu:4x4", "systolic:RxC")),
         (["--target", "systolic:4x4:zz"], ("--target", "dataflow=zz", "ws, is, os, auto")),
-        (["--backend", "gpu"], ("--backend", "emulator, rtl, device")),
+        (["--backend", "gpu"], ("--backend", "emulator", "rtl", "device")),
         (["--backend", "device"], ("--device", "device URL")),
         (["--backend", "rtl"], ("--layer",)),
         (

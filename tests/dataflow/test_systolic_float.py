@@ -8,7 +8,7 @@ from hwgen.emulation import LMul, bfloat16, float8_e4m3fn, float32
 from hwgen.emulation.fp_mac_model import fp_dot
 from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.emulation.units.systolic_plan import gemm_cycles, plan_gemm
-from hwgen.pe.float_mac import FloatMacPE, FloatOsMacPE
+from hwgen.pe.systolic_float import SystolicFloatOsPE, SystolicFloatPE
 from hwgen.sim.systolic_vectors import check_outputs, expected_codes, float_corners, random_operands
 
 DTYPES = ("float8_e4m3fn", "float8_e5m2", "bfloat16")
@@ -220,6 +220,6 @@ def test_checker_catches_a_flipped_float_bit():
 
 
 def test_float_pe_refuses_a_multiplier_of_another_format():
-    for pe in (FloatMacPE, FloatOsMacPE):
+    for pe in (SystolicFloatPE, SystolicFloatOsPE):
         with pytest.raises(ValueError, match="allowed: 'exact' or an LMul of float8_e4m3fn"):
             pe(float8_e4m3fn, float32, LMul(bfloat16))

@@ -17,9 +17,7 @@ from hwgen.host.targets import (
     PimTarget,
     SparseTarget,
     SystolicTarget,
-    os_cycles,
     parse_target,
-    stationary_cycles,
 )
 from hwgen.host.transports import SerialTransport, open_transport
 from hwgen.host.workload import Gemm
@@ -72,10 +70,9 @@ def test_target_cycles_reject_bad_shapes(target, shape):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: stationary_cycles(4, 4, 4, 0, 4, "ws"),
-        lambda: stationary_cycles(0, 4, 4, 4, 4, "ws"),  # ZeroDivisionError
-        lambda: stationary_cycles(4, 4, 4, 4, 4, "os"),  # silently the ws count
-        lambda: os_cycles(0, 4, 4, 4, 4),
+        lambda: _SYS.cycles(4, 0, 4, "ws"),
+        lambda: SystolicTarget(0, 4),  # ZeroDivisionError
+        lambda: _SYS.cycles(4, 4, 0, "os"),
         lambda: _SYS.cycles(4, 4, 4, dataflow="bogus"),  # silently the ws count
         lambda: _SYS.cycles(4, 4, 4, dataflow=""),
         lambda: SystolicTarget(4, 4, "auto").pick_dataflow(4, 4, 4, ("zz",)),  # returned "zz"

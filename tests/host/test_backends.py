@@ -5,7 +5,7 @@ import pytest
 
 from hwgen.emulation import float8_e4m3fn, float32, int8, int32
 from hwgen.emulation.errors import ConfigError
-from hwgen.host.backends import BACKENDS, Backend, EmulatorBackend, get_backend
+from hwgen.host.backends import BACKENDS, Backend, EmulatorBackend, get_backend, register_backend
 from hwgen.host.emulated_device import emulated_info
 from hwgen.host.ir_exec import GemmCall, emulate_gemm
 
@@ -18,12 +18,46 @@ def _int8_call(m, k, n, seed=0, name="layer0.attn.q"):
 
 
 def test_registry_names_and_errors():
-    assert set(BACKENDS) == {"emulator", "rtl", "device"}
+    assert {"emulator", "device"} <= set(BACKENDS)  # the host's own; rtl comes with ``import hwgen.sim``
+    assert BACKENDS["emulator"] is EmulatorBackend
     assert isinstance(get_backend("emulator"), Backend)
-    with pytest.raises(ConfigError, match="allowed: emulator, rtl, device"):
+    with pytest.raises(ConfigError, match="backend='fpga' is not allowed; allowed: emulator, device"):
         get_backend("fpga")
     with pytest.raises(ConfigError, match="device URL"):
         get_backend("device")
+    with pytest.raises(TypeError):
+        BACKENDS["mine"] = EmulatorBackend  # read-only: register_backend adds one
+
+
+@pytest.mark.parametrize(
+    ("name", "factory", "words"),
+    [
+        ("emulator", EmulatorBackend, ("name='emulator'", "not yet registered", "taken: emulator")),
+        ("", EmulatorBackend, ("name=''", "non-blank")),
+        (3, EmulatorBackend, ("name=3",)),
+        ("mine", "hwgen.host.backends:EmulatorBackend", ("factory=", "callable")),
+    ],
+)
+def test_register_backend_rejects_taken_names_and_non_callables(name, factory, words):
+    with pytest.raises(ConfigError) as exc:
+        register_backend(name, factory)
+    for word in words:
+        assert word in str(exc.value)
+    assert "mine" not in BACKENDS
+
+
+def test_rtl_without_hwgen_sim_says_how_to_get_it():
+    """A fresh interpreter that never imported hwgen.sim: the error says to import it (or use the CLI)."""
+    import subprocess
+    import sys
+
+    probe = (
+        "from hwgen.host.backends import get_backend\n"
+        "try:\n    get_backend('rtl')\nexcept Exception as exc:\n    print(type(exc).__name__, exc)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.startswith("ConfigError backend='rtl' is not allowed") and "import hwgen.sim" in out, out
+    assert "hwgen command line" in out
 
 
 @pytest.mark.parametrize("flow", ["ws", "is", "auto"])

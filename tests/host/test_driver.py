@@ -230,9 +230,13 @@ class _Recording(WrappedTransport):
 def test_emulated_shape_has_the_array_configs_bound(bound):
     from hwgen.emulation.units.systolic_config import MAX_DIM
 
-    assert getattr(emulated_info(**{bound: MAX_DIM}), bound) == MAX_DIM
+    # The top's rules: a whole scratchpad fits one response, so 64 columns of int32 need a shallower O.
+    assert getattr(emulated_info(**{bound: MAX_DIM}, o_depth=128), bound) == MAX_DIM
+    if bound == "cols":
+        with pytest.raises(ConfigError, match=r"o_depth=256 is not allowed; allowed: at most 255"):
+            emulated_info(cols=MAX_DIM)
     for bad in (0, MAX_DIM + 1, 255, True, 2.0):
-        with pytest.raises(ConfigError, match=rf"{bound}=.* is not allowed; allowed: an integer in 1\.\.{MAX_DIM}"):
+        with pytest.raises(ConfigError, match=rf"{bound}=.* is not allowed; allowed: an integer from 1 to {MAX_DIM}"):
             emulated_info(**{bound: bad})
     with pytest.raises(ConfigError, match=bound):
         Device.open(f"emulated://?{bound}={MAX_DIM + 1}")

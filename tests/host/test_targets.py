@@ -1,4 +1,4 @@
-"""Target parsing, and the host's cycle formulas against the dataflow models they restate."""
+"""Target parsing, and the targets' cycles: their units' models, never restated."""
 
 import itertools
 
@@ -6,19 +6,18 @@ import numpy as np
 import pytest
 
 from hwgen.emulation.errors import ConfigError
-from hwgen.emulation.units.bitslice_plan import ARRAY_LATENCY, BitSliceConfig, plan_fusion_gemm
+from hwgen.emulation.units import get_unit
+from hwgen.emulation.units.bitslice_plan import BitSliceConfig, plan_fusion_gemm
 from hwgen.emulation.units.sparse_dsp_plan import gemv_cycles, latency
 from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.emulation.units.systolic_plan import plan_gemm
 from hwgen.host.targets import (
-    BITSLICE_LATENCY,
     BitSliceTarget,
     MixedTarget,
     PimTarget,
     SparseTarget,
     SystolicTarget,
     parse_target,
-    stationary_cycles,
 )
 
 
@@ -88,7 +87,6 @@ def test_auto_picks_fastest_and_prefers_is_for_flat_decode():
 
 
 def test_bitslice_cycles_match_fusion_plan():
-    assert BITSLICE_LATENCY == ARRAY_LATENCY
     for rows, cols in ((2, 2), (4, 3)):
         target, cfg = BitSliceTarget(rows, cols), BitSliceConfig(rows=rows, cols=cols)
         for (m, k, n), bits in itertools.product(SHAPES[::5], ((8, 8), (4, 4), (2, 8))):
@@ -114,23 +112,21 @@ def test_pim_cycles_and_fit():
     assert np.isfinite(target.peak_macs_per_cycle())
 
 
-def test_stationary_cycles_match_the_tile_by_tile_recurrence():
-    """The periodic shortcut over whole tile periods gives the per-tile loop's count exactly."""
+def test_systolic_cycles_of_random_shapes_are_the_units():
+    """The target asks the registered unit; the fast recurrence itself is tested in tests/emulation."""
     rng = np.random.default_rng(0)
-    for _ in range(300):
+    for _ in range(100):
         r, c, m, k, n = (int(v) for v in rng.integers(1, 40, 5))
-        for flow in ("ws", "is"):
-            assert stationary_cycles(r, c, m, k, n, flow) == _loop_cycles(r, c, m, k, n, flow)
+        for flow in ("ws", "is", "os"):
+            want = get_unit("systolic").cycles(ArrayConfig(r, c, flow), m, k, n)
+            assert SystolicTarget(r, c, flow).cycles(np.int64(m), k, n) == want
 
 
-def _loop_cycles(rows, cols, m, k, n, flow):
-    streamed, width = (n, m) if flow == "is" else (m, n)
-    tiles = -(-k // rows) * -(-width // cols)
-    depth = rows + cols + 1
-    loads, ends = [], []
-    for t in range(tiles):
-        load = t * rows if t < 2 else max(loads[t - 1] + rows, ends[t - 2] + depth)
-        start = max(ends[t - 1] + 1 if t else 0, load + rows)
-        loads.append(load)
-        ends.append(start + streamed - 1)
-    return ends[-1] + depth + 1
+def test_target_bounds_are_the_unit_configs():
+    from hwgen.emulation.units.systolic_config import MAX_DIM
+
+    assert SystolicTarget(MAX_DIM, MAX_DIM).pes == MAX_DIM**2
+    with pytest.raises(ConfigError, match=rf"rows={MAX_DIM + 1} is not allowed"):
+        SystolicTarget(MAX_DIM + 1, 4)
+    with pytest.raises(ConfigError, match=r"cols=17 is not allowed; allowed: an integer from 1 to 16"):
+        BitSliceTarget(4, 17)

@@ -7,11 +7,19 @@ import numpy as np
 import pytest
 
 from hwgen.emulation import int8, int32
-from hwgen.host.backends import EmulatorBackend, get_backend
+from hwgen.emulation.errors import ConfigError
+from hwgen.host.backends import BACKENDS, EmulatorBackend, get_backend
 from hwgen.host.ir_exec import GemmCall, emulate_gemm
+from hwgen.sim.rtl_backend import RtlBackend
 from hwgen.sim.toolchain import find_simulator
 
 pytestmark = pytest.mark.sim
+
+
+def test_importing_hwgen_sim_registers_rtl():
+    assert BACKENDS["rtl"] is RtlBackend
+    with pytest.raises(ConfigError, match="options"):
+        get_backend("rtl", bogus=1)
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hwgen.emulation import IntFormat, int8, int32
-from hwgen.emulation.adder_tree import adder_tree_dot, tree_depth, tree_levels, tree_sum
+from hwgen.emulation.addertree import addertree_dot, tree_depth, tree_levels, tree_sum
 from hwgen.emulation.errors import ConfigError
 from hwgen.emulation.units.addertree_plan import AdderTreeConfig, array_latency, plan_tree_gemm
 
@@ -25,25 +25,25 @@ def test_tree_sum_is_exact():
 
 
 @pytest.mark.parametrize("lanes", [1, 3, 4, 8])
-def test_adder_tree_dot_is_exact(lanes):
+def test_addertree_dot_is_exact(lanes):
     rng = np.random.default_rng(lanes)
     a, w = rng.integers(-128, 128, size=(12, 21)), rng.integers(-128, 128, size=(12, 21))
-    assert adder_tree_dot(a, w, lanes, int8, int32).tolist() == (a * w).sum(axis=1).tolist()
+    assert addertree_dot(a, w, lanes, int8, int32).tolist() == (a * w).sum(axis=1).tolist()
 
 
-def test_adder_tree_dot_wraps_per_beat():
+def test_addertree_dot_wraps_per_beat():
     acc = IntFormat("int16", 16)
     a = np.full((1, 4), -128)
     # Each beat adds 2 * 16384 = 32768, which wraps int16 to -32768; two beats wrap back to 0.
-    assert adder_tree_dot(a, a, 2, int8, acc).tolist() == [0]
-    assert adder_tree_dot(a[:, :2], a[:, :2], 2, int8, acc).tolist() == [-32768]
+    assert addertree_dot(a, a, 2, int8, acc).tolist() == [0]
+    assert addertree_dot(a[:, :2], a[:, :2], 2, int8, acc).tolist() == [-32768]
 
 
-def test_adder_tree_dot_rejects_bad_input():
+def test_addertree_dot_rejects_bad_input():
     with pytest.raises(ValueError, match="outside int8"):
-        adder_tree_dot([[200]], [[1]], 1, int8, int32)
+        addertree_dot([[200]], [[1]], 1, int8, int32)
     with pytest.raises(ValueError, match="lanes=0"):
-        adder_tree_dot([[1]], [[1]], 0, int8, int32)
+        addertree_dot([[1]], [[1]], 0, int8, int32)
 
 
 def test_plan_cycles_and_tiles():

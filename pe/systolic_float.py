@@ -14,10 +14,10 @@ from hwgen.pe.mac import stationary_members, weight_banks
 from hwgen.rtl.format_shape import FormatShape
 from hwgen.rtl.fp_add import FpAdd, code_layout, unpack_code
 
-__all__ = ["FloatMacPE", "FloatOsMacPE"]
+__all__ = ["SystolicFloatPE", "SystolicFloatOsPE"]
 
 
-class FloatMacPE(wiring.Component):
+class SystolicFloatPE(wiring.Component):
     """Weight-stationary float MAC cell: ``psum_out = RNE_acc(psum_in + a * w)``; one MAC per enabled cycle.
 
     The ports and pipeline of :class:`~hwgen.pe.mac.MacPE`: two weight banks
@@ -92,7 +92,7 @@ class FloatMacPE(wiring.Component):
         return m
 
 
-class FloatOsMacPE(wiring.Component):
+class SystolicFloatOsPE(wiring.Component):
     """Output-stationary float MAC cell: ``acc = RNE_acc((+0 if first else acc) + a * b)``; one MAC per cycle.
 
     The ports and pipeline of :class:`~hwgen.pe.os_mac.OsMacPE`: ``a`` passes right,

@@ -6,7 +6,7 @@ import numpy as np
 
 from .int_format import IntFormat
 
-__all__ = ["adder_tree_dot", "tree_depth", "tree_levels", "tree_sum"]
+__all__ = ["addertree_dot", "tree_depth", "tree_levels", "tree_sum"]
 
 
 def tree_depth(lanes: int) -> int:
@@ -35,7 +35,7 @@ def tree_sum(values) -> np.ndarray:
     return nodes[0]
 
 
-def adder_tree_dot(a, w, lanes: int, dtype: IntFormat, acc: IntFormat) -> np.ndarray:
+def addertree_dot(a, w, lanes: int, dtype: IntFormat, acc: IntFormat) -> np.ndarray:
     """Golden model of ``AdderTreeDot`` followed by an accumulator, for groups of dot products.
 
     Row ``g`` of ``a`` and ``w`` (shape ``(G, K)``) is cut into beats of ``lanes``

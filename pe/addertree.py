@@ -7,7 +7,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from hwgen.emulation import IntFormat
-from hwgen.emulation.adder_tree import tree_depth, tree_levels
+from hwgen.emulation.addertree import tree_depth, tree_levels
 from hwgen.rtl.format_shape import FormatShape
 
 __all__ = ["AdderTreeDot", "dot_bits"]
@@ -23,9 +23,9 @@ class AdderTreeDot(wiring.Component):
 
     Every level is registered, so the unit is a ``1 + ceil(log2 lanes)`` stage pipeline
     moving when ``en`` is high. Sums are exact (one bit wider per level; see
-    ``dot_bits``); the pairing is ``hwgen.emulation.adder_tree.tree_levels``.
+    ``dot_bits``); the pairing is ``hwgen.emulation.addertree.tree_levels``.
 
-    Golden model: ``hwgen.emulation.adder_tree.tree_sum`` of the exact products.
+    Golden model: ``hwgen.emulation.addertree.tree_sum`` of the exact products.
 
     Parameters
     ----------
