@@ -29,7 +29,8 @@ def register(sub: argparse._SubParsersAction, arch) -> None:
         help="map a transformer onto a target, print per-layer cycles/traffic/energy, run it on a backend",
         description="Quantise a model, map every layer onto the target, print the performance model's "
         "per-layer table, then run the model on the backend (MiniLM: cosine of the embeddings vs float32). "
-        "With --layer, run one mapped layer as a program and compare it bit for bit with the emulator.",
+        "With --layer, run one mapped layer on the target's unit (the top for systolic ws/is; a decode GEMV for "
+        "the decoder) and compare it bit for bit with the emulator, and its cycles with the unit's model.",
     )
     p.add_argument("--model", default="minilm", help=f"{', '.join(MODELS)} (default: minilm)")
     p.add_argument(
@@ -51,7 +52,7 @@ def register(sub: argparse._SubParsersAction, arch) -> None:
         "--context", type=int, help=f"decoder: KV-cache length of the decode step (default {DEFAULT_CONTEXT})"
     )
     p.add_argument("--phase", help="decoder: prefill, decode or both (default: both)")
-    p.add_argument("--layer", metavar="NAME", help="run only this GEMM layer as a program (e.g. layer0.attn.q)")
+    p.add_argument("--layer", metavar="NAME", help="run only this GEMM layer on the target's unit (e.g. layer0.attn.q)")
     p.add_argument("--columns", type=int, help=f"with --layer: first N output columns (rtl default {RTL_COLUMNS})")
     p.add_argument("--device", metavar="URL", help="device transport for --backend device (serial:///dev/ttyUSB1)")
     p.add_argument("--scratchpad", metavar="W,A,O", help="scratchpad depths in words of the top (default 64,256,256)")

@@ -20,7 +20,7 @@ _PHASES = ("prefill", "decode", "both")
 #: Options that only a model run uses, so ``--no-run`` (the table only) refuses them.
 _RUN_ONLY = ("backend", "device", "simulator", "layer", "columns", "programs")
 #: Options that only one model takes.
-_MINILM_ONLY = ("layer", "columns", "text", "sentences", "model_dir")
+_MINILM_ONLY = ("text", "sentences", "model_dir")
 _DECODER_ONLY = ("phase", "context")
 
 

@@ -124,6 +124,13 @@ class ProgramBackend:
         """Execute ``program``; the result codes and each ``RUN``'s reported cycles."""
         raise NotImplementedError
 
+    def check_layer(self, call) -> None:
+        """ConfigError unless the top computes ``call`` bit-exactly (its dtype, exact products, its accumulator)."""
+        if not call_runs_on_top(call, self.info, self.value_format, self.acc_format):
+            names = f"w={call.b_format.name}, a={call.a_format.name}, acc={call.acc_format.name}"
+            top = f"{self.info.dtype} operands, exact products, {self.acc_format.name} accumulator"
+            raise ConfigError("formats", names, f"the top's formats ({top}) for layer {call.name}")
+
     def run_layer(self, call) -> LayerRun:
         """Run ``call`` as a program; record and return the codes and the RUN cycles."""
         program = program_for_call(call, self.info, self.value_format, self._flow(call))

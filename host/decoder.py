@@ -13,7 +13,7 @@ from hwgen.host.ir import Graph, Node
 from hwgen.host.ir_exec import GemmCall, run_graph
 from hwgen.host.quant_policy import Policy, parse_policy
 
-__all__ = ["PHASES", "Decoder", "DecoderConfig", "decoder_graph", "decoder_weights"]
+__all__ = ["PHASES", "Decoder", "DecoderConfig", "capture_decode_call", "decoder_graph", "decoder_weights"]
 
 PHASES = ("prefill", "decode")
 #: Largest ``vocab``, ``d_model``, ``d_ff``, ``max_positions`` (and ``layers``: :data:`MAX_LAYERS`).
@@ -310,3 +310,83 @@ class Decoder:
             if step + 1 < steps:  # the last token's logits are not needed
                 logits = self.decode(nxt)
         return np.concatenate(new, axis=1) if new else np.zeros((len(prompt), 0), np.int64)
+
+
+def capture_decode_call(
+    layer: str,
+    policy: Policy | str,
+    tokens: int = 64,
+    context: int | None = None,
+    cfg: DecoderConfig | None = None,
+    seed: int = 0,
+) -> GemmCall:
+    """The quantised GEMV (``m = 1``) of decode-phase ``layer`` as a backend receives it (head 0 of a batched matmul).
+
+    A prompt of ``tokens`` ids (``numpy.random.default_rng(seed)``, batch 1) is prefilled,
+    greedy decode steps grow the KV cache to ``context`` positions, and the call of
+    ``layer`` in the next decode step is returned: its operand codes, formats and the
+    policy's accumulator, so the layer can run on a unit and be compared with
+    :func:`hwgen.host.ir_exec.emulate_gemm` bit for bit. Every GEMM runs on the emulator.
+
+    Parameters
+    ----------
+    layer : str
+        A GEMM of the decode graph, e.g. ``"layer0.attn.q"``, ``"layer1.ffn.down"``,
+        ``"layer0.attn.qk"`` or ``"logits"``.
+    policy : Policy or str
+        The quantisation policy (e.g. ``"w=int8,a=int8"``); not the float32 reference.
+    tokens : int, default 64
+        Prompt length (the prefill), 1..``cfg.max_positions - 1``.
+    context : int or None
+        Positions in the KV cache when ``layer`` runs, ``tokens``..``cfg.max_positions - 1``
+        (None: ``tokens``, the first decode step after the prefill).
+    cfg : DecoderConfig or None
+        The decoder (None: ``DecoderConfig()``, the model ``hwgen run --model decoder`` runs).
+    seed : int, default 0
+        Seed of the prompt ids.
+
+    Returns
+    -------
+    GemmCall
+        ``a_codes`` of shape ``(1, k)``, ``b_codes`` of shape ``(k, n)``.
+
+    Raises
+    ------
+    ConfigError
+        If ``layer`` is not a GEMM of the decode graph (the message lists them), ``policy``
+        is the float32 reference, ``tokens`` or ``context`` is out of range, or the
+        layer's operands carry block scales (MX).
+    """
+    cfg = DecoderConfig() if cfg is None else cfg
+    if not isinstance(cfg, DecoderConfig):
+        raise ConfigError("cfg", cfg, "a DecoderConfig or None")
+    if policy is not None and not isinstance(policy, Policy | str):
+        raise ConfigError("policy", policy, "a Policy or a policy string such as 'w=int8,a=int8'")
+    quant = parse_policy(policy) if isinstance(policy, str) else policy
+    if quant is None:
+        raise ConfigError("policy", policy, "a quantisation policy such as 'w=int8,a=int8' (not float32)")
+    _check_int("tokens", tokens, 1, cfg.max_positions - 1)
+    context = tokens if context is None else context
+    _check_int("context", context, tokens, cfg.max_positions - 1)
+    _check_int("seed", seed, 0, (1 << 128) - 1)
+    gemms = [node.name for node in decoder_graph(cfg, "decode", 1, context).gemm_nodes()]
+    if layer not in gemms:
+        raise ConfigError("layer", layer, ", ".join(gemms))
+    seen: list[GemmCall] = []
+    armed = [False]
+
+    def keep(call: GemmCall) -> None:
+        if armed[0] and call.name == layer and call.index == 0:
+            seen.append(call)
+
+    model = Decoder(cfg, quant, keep)
+    logits = model.prefill(np.random.default_rng(seed).integers(0, cfg.vocab, (1, tokens)))
+    while True:
+        nxt = logits[:, -1:].argmax(axis=-1)
+        armed[0] = model.context == context
+        logits = model.decode(nxt)
+        if armed[0]:
+            break
+    if not seen:
+        raise ConfigError("layer", layer, "a layer whose operands have plain codes (not MX block formats)")
+    return seen[0]

@@ -17,6 +17,7 @@ __all__ = [
     "encode_nm_stream",
     "expand_nm",
     "gather_outputs",
+    "prune_gemm_weights",
     "prune_nm",
 ]
 
@@ -108,6 +109,36 @@ def prune_nm(weights, n: int, m: int) -> np.ndarray:
     keep = np.zeros(blocks.shape, bool)
     np.put_along_axis(keep, _kept_positions(w, n, m), True, axis=-1)
     return np.where(keep, blocks, 0).reshape(w.shape)
+
+
+def prune_gemm_weights(b, n: int, m: int) -> np.ndarray:
+    """N:M-prune the ``k x n_out`` weights of a GEMM ``a @ b`` along ``k``, as the chain runs it.
+
+    The chain computes ``y = W x`` with ``W = b.T``: each output's dot product over ``k``
+    keeps ``n`` of every ``m`` consecutive weights (:func:`prune_nm` on ``W``). ``k`` need
+    not be a multiple of ``m``: the last block is zero-padded for the pruning only, as
+    :func:`encode_nm_stream` pads it.
+
+    Parameters
+    ----------
+    b : array_like of int, shape (k, n_out)
+    n, m : int
+        Keep ``n`` of ``m``.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (k, n_out)
+
+    Raises
+    ------
+    ConfigError
+        If ``b`` is not a 2-D integer array.
+    ValueError
+        If ``n``, ``m`` are not a valid N:M.
+    """
+    w = _matrix(b).T
+    _check_nm(n, m, 0)
+    return prune_nm(_padded(w, 1, m), n, m)[:, : w.shape[1]].T.copy()
 
 
 def compress_nm(pruned, n: int, m: int) -> NMWeights:

@@ -134,7 +134,7 @@ def run(
     tick = progress or (lambda stage, done, total: None)
     common = dict(target=str(target), formats=str(policy), bandwidth=bandwidth)
     if model == "decoder":
-        return _run_decoder(target, policy, info, tokens, context, phase, make, tick, common)
+        return _run_decoder(target, policy, info, tokens, context, phase, layer, columns, make, tick, common)
     return _run_minilm(target, policy, info, sentences, model_dir, tokens, layer, columns, make, tick, common)
 
 
@@ -154,12 +154,15 @@ def _run_minilm(target, policy, info, sentences, model_dir, tokens, layer, colum
     if backend is None:
         return result
     if layer:
-        check = _layer_run(backend, layer, columns, policy, sentences, model_dir, tick)
+        from hwgen.host.minilm import capture_gemm_call
+
+        call = capture_gemm_call(layer, sentences, policy, model_dir=model_dir)
+        check = _layer_run(backend, call, columns, tick)
         return dataclasses.replace(result, layer_run=check)
     return dataclasses.replace(result, embeddings=_embed(backend, sentences, policy, model_dir, tick))
 
 
-def _run_decoder(target, policy, info, tokens, context, phase, make, tick, common) -> RunResult:
+def _run_decoder(target, policy, info, tokens, context, phase, layer, columns, make, tick, common) -> RunResult:
     from hwgen.host.decoder import DecoderConfig, decoder_graph
 
     cfg = DecoderConfig()
@@ -175,7 +178,11 @@ def _run_decoder(target, policy, info, tokens, context, phase, make, tick, commo
     if "decode" in phases and context + 1 > limit:
         raise ConfigError("context", context, f"1..{limit - 1}: cache and new token within max_positions={limit}")
     graphs = {p: decoder_graph(cfg, p, *shapes[p]) for p in phases}
-    check_layer(None, sorted({n.name for g in graphs.values() for n in g.gemm_nodes()}), policy)
+    if layer is not None and "decode" not in phases:
+        raise ConfigError("layer", layer, "a decode-phase layer: phase 'decode' or 'both' (a decoder layer is a GEMV)")
+    decode_layers = [n.name for n in graphs["decode"].gemm_nodes()] if "decode" in phases else []
+    check_layer(layer, decode_layers if layer is not None else sorted(
+        {n.name for g in graphs.values() for n in g.gemm_nodes()}), policy)  # fmt: skip
     backend = make()
     if backend is not None and tokens + DECODE_STEPS > limit:
         raise ConfigError("tokens", tokens, f"1..{limit - DECODE_STEPS} for a prefill and "
@@ -184,6 +191,12 @@ def _run_decoder(target, policy, info, tokens, context, phase, make, tick, commo
     for name, graph in graphs.items():
         title = f"decoder {name}, " + (f"{tokens} tokens" if name == "prefill" else f"1 token, context {context}")
         tables.append(_table(graph.workloads(), target, policy, info, title, name, common["bandwidth"], tick))
+    if backend is not None and layer is not None:
+        from hwgen.host.decoder import capture_decode_call
+
+        call = capture_decode_call(layer, policy, tokens=tokens, context=context, cfg=cfg)
+        check = _layer_run(backend, call, columns, tick)
+        return RunResult("decoder", tokens=tokens, tables=tuple(tables), context=context, layer_run=check, **common)
     generation = None if backend is None else _generate(backend, cfg, tokens, policy, tick)
     return RunResult("decoder", tokens=tokens, tables=tuple(tables), context=context, generation=generation, **common)
 
@@ -211,11 +224,28 @@ def _table(workloads, target, policy, info, title, phase, bandwidth, tick) -> La
     return LayerTable(title, phase, tuple(perfs))
 
 
+def _on_unit(single, backend: str, layer, programs: bool) -> bool:
+    """True when the run executes on the target's own unit (its models or its RTL) rather than the accelerator top.
+
+    The top hosts the systolic array in the ws and is dataflows; every other target, and the
+    output-stationary array, runs its mapped layers on its own unit.
+    """
+    on_top = isinstance(single, SystolicTarget) and single.dataflow in ("ws", "is", "auto")
+    return backend in ("emulator", "rtl") and (bool(layer) or backend == "rtl") and not on_top and not programs
+
+
 def _make_backend(backend, target, info, layer, columns, device, programs, simulator):
     """The run's backend, opened (a device answers its PING here, before any long work)."""
     if not isinstance(backend, str):
         return backend
     single = target.prefill if isinstance(target, MixedTarget) else target
+    if layer and isinstance(target, MixedTarget):
+        single = target.decode  # a decoder layer run is a decode-phase GEMV
+    if _on_unit(single, backend, layer, programs):
+        from hwgen.host.unit_layers import UnitBackend
+
+        options = {} if backend == "emulator" or simulator is None else {"simulator": simulator}
+        return UnitBackend(single, backend, **options)
     flow = single.dataflow if isinstance(single, SystolicTarget) else "ws"
     on_top = backend != "emulator" or programs or bool(layer)
     if flow == "os" and on_top:
@@ -229,8 +259,6 @@ def _make_backend(backend, target, info, layer, columns, device, programs, simul
         except OSError as exc:  # pyserial's SerialException is an OSError
             raise ConfigError("device", device, f"a device that can be opened (here: {exc})") from None
     if backend == "rtl":
-        if not isinstance(single, SystolicTarget):
-            raise ConfigError("target", str(target), "a systolic target for the rtl backend (the accelerator top)")
         memories = {"w_depth": info.w_depth, "a_depth": info.a_depth, "o_depth": info.o_depth}
         extra = {} if simulator is None else {"simulator": simulator}
         return get_backend("rtl", rows=single.rows, cols=single.cols, dtype=info.dtype, dataflow=flow,
@@ -252,12 +280,9 @@ def _embed(backend, sentences, policy, model_dir, tick) -> EmbeddingCheck:
     return EmbeddingCheck(backend.name, got, ref, tuple(float(c) for c in cos))
 
 
-def _layer_run(backend, layer, columns, policy, sentences, model_dir, tick) -> LayerCheck:
-    from hwgen.host.backends import call_runs_on_top
+def _layer_run(backend, call, columns, tick) -> LayerCheck:
     from hwgen.host.ir_exec import emulate_gemm
-    from hwgen.host.minilm import capture_gemm_call
 
-    call = capture_gemm_call(layer, sentences, policy, model_dir=model_dir)
     width = np.shape(call.b_codes)[1]
     if columns is not None and columns > width:
         raise ConfigError("columns", columns, f"1..{width}, the output columns of {call.name}")
@@ -266,14 +291,14 @@ def _layer_run(backend, layer, columns, policy, sentences, model_dir, tick) -> L
         call = dataclasses.replace(call, b_codes=np.asarray(call.b_codes)[:, :columns])
     m, k = np.shape(call.a_codes)
     n = np.shape(call.b_codes)[1]
-    if not call_runs_on_top(call, backend.info, backend.value_format, backend.acc_format):
-        raise ConfigError("formats", str(policy), f"the top's formats ({backend.info.dtype} operands, exact products, "
-                          f"{backend.acc_format.name} accumulator) for layer {call.name}")  # fmt: skip
+    unit_layer = backend.check_layer(call)
+    # A unit may compute another GEMM than the layer's (N:M-pruned weights): the emulator computes that one.
+    reference = getattr(unit_layer, "call", None) or call
     stage = f"running {call.name} ({m}x{k}x{n}) on the {backend.name} backend"
     tick(stage, 0, 1)
     done = backend.run_layer(call)
     tick(stage, 1, 1)
-    want = np.asarray(emulate_gemm(call), np.int64)
+    want = np.asarray(emulate_gemm(reference), np.int64)
     exact = bool(np.array_equal(np.asarray(done.codes, np.int64), want))
     return LayerCheck(call.name, (m, k, n), backend.name, exact, len(done.measured_cycles),
                       sum(done.measured_cycles), sum(done.predicted_cycles), done.cycle_error)  # fmt: skip

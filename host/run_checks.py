@@ -10,14 +10,14 @@ import numpy as np
 from hwgen.emulation.errors import ConfigError
 from hwgen.host.backends import BACKENDS, get_backend
 from hwgen.host.quant_policy import Policy, parse_policy
-from hwgen.host.targets import BitSliceTarget, MixedTarget, PimTarget, SparseTarget, SystolicTarget, parse_target
+from hwgen.host.targets import TARGET_FORMS, MixedTarget, Target, parse_target
 
 __all__ = ["MODELS", "check_options", "checked_policy", "checked_target"]
 
 MODELS = ("minilm", "decoder")
 _PHASES = ("prefill", "decode", "both")
-_TARGETS = (SystolicTarget, BitSliceTarget, SparseTarget, PimTarget, MixedTarget)
-_TARGET_FORMS = "systolic:RxC[:ws|is|os|auto], bitslice:RxC, sparse:L[:N:M[:S]], pim:Cch, prefill=T,decode=T"
+_TARGETS = (Target, MixedTarget)
+_TARGET_FORMS = "; ".join(form.split(" (")[0] for form in TARGET_FORMS)
 
 
 def checked_policy(formats) -> Policy:
@@ -66,7 +66,7 @@ def check_options(given: dict) -> None:
     model = given["model"]
     if not isinstance(model, str) or model not in MODELS:
         raise ConfigError("model", model, ", ".join(MODELS))
-    only = {"minilm": ("sentences", "model_dir", "layer", "columns"), "decoder": ("context", "phase")}
+    only = {"minilm": ("sentences", "model_dir"), "decoder": ("context", "phase")}
     for name in only["decoder" if model == "minilm" else "minilm"]:
         if given[name] is not None:
             raise ConfigError(name, given[name], f"only with model={'decoder' if model == 'minilm' else 'minilm'!r}")

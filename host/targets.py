@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 
@@ -9,20 +10,24 @@ import numpy as np
 
 from hwgen.emulation.bitslice import SliceCoding
 from hwgen.emulation.errors import ConfigError
+from hwgen.emulation.lmul import LMul
 from hwgen.emulation.pim_model import PimConfig
 from hwgen.emulation.sparse_chain import MAX_LENGTH, MAX_WINDOW, SparseChainConfig
 from hwgen.emulation.units import get_unit
+from hwgen.emulation.units.addertree_plan import AdderTreeConfig
 from hwgen.emulation.units.bitslice_plan import BitSliceConfig, plan_fusion_gemm
-from hwgen.emulation.units.sparse_dsp_plan import gemv_beats, stream_cycles
+from hwgen.emulation.units.fp_pe_config import FpPEConfig
+from hwgen.emulation.units.pim_plan import MAX_CHANNELS
 from hwgen.emulation.units.systolic_config import DATAFLOWS as ARRAY_DATAFLOWS
 from hwgen.emulation.units.systolic_config import ArrayConfig
 from hwgen.emulation.units.top_config import TOP_DATAFLOWS
-from hwgen.host.pim_mapping import MAX_CHANNELS, gemv_cycles, plan_gemv
 
 __all__ = [
     "DATAFLOWS",
     "TARGET_FORMS",
+    "AdderTreeTarget",
     "BitSliceTarget",
+    "FpPETarget",
     "MixedTarget",
     "PimTarget",
     "SparseTarget",
@@ -37,6 +42,8 @@ DATAFLOWS = (*ARRAY_DATAFLOWS, "auto")
 TARGET_FORMS = (
     "systolic:RxC[:ws|is|os|auto] (e.g. systolic:16x16:ws)",
     "bitslice:RxC[:radix4|unsigned] (e.g. bitslice:4x4)",
+    "addertree:RxL (R dot units of L multipliers; e.g. addertree:8x16)",
+    "fp-mac:FMT or lmul:FMT (one float dot-product PE, FMT e4m3, e5m2 or bf16, float32 sums; e.g. lmul:e4m3)",
     "sparse:L[:N:M[:S]] (sparse DSP chain of L slices, N:M mode, S results per beat; e.g. sparse:16:2:4)",
     "pim:Cch[:Bb] (C PIM channels of B banks; e.g. pim:16ch)",
     "prefill=TARGET,decode=TARGET (e.g. prefill=systolic:16x16:ws,decode=pim:16ch)",
@@ -73,6 +80,17 @@ class Target:
         """(host bytes, array bytes) of one product whose operands move once: all of them cross the link."""
         total = acts + weights + outs
         return total, total
+
+    def layer_unit(self, call):
+        """The unit, config and run options that compute the mapped GEMM ``call`` (a :class:`UnitLayer`).
+
+        Raises
+        ------
+        ConfigError
+            If the target's unit cannot run ``call``'s formats, or runs no mapped layers yet.
+        """
+        runs = "systolic, bitslice, addertree, lmul, fp-mac, sparse, pim"
+        raise ConfigError("target", str(self), f"a target whose unit runs mapped layers: {runs}")
 
 
 @dataclass(frozen=True)
@@ -138,6 +156,15 @@ class SystolicTarget(Target):
         flow = self.pick_dataflow(m, k, n, TOP_DATAFLOWS if on_top else ARRAY_DATAFLOWS)
         return flow, self.cycles(m, k, n, flow)
 
+    def layer_unit(self, call):
+        """The ``systolic`` unit in the target's dataflow (``auto``: the fastest) for an int8 GEMM, int32 sums."""
+        from hwgen.host.unit_layers import UnitLayer, integer_operands
+
+        integer_operands(call, widths=(8,))
+        (m, k), n = np.shape(call.a_codes), np.shape(call.b_codes)[1]
+        flow = self.pick_dataflow(m, k, n)
+        return UnitLayer(get_unit("systolic"), ArrayConfig(self.rows, self.cols, flow, "int8", "int32"))
+
     def __str__(self) -> str:
         return f"systolic:{self.rows}x{self.cols}:{self.dataflow}"
 
@@ -181,8 +208,153 @@ class BitSliceTarget(Target):
         m, k, n = _check_shape(m=m, k=k, n=n)
         return get_unit("bitslice").cycles(self.config, m, k, n, a_bits=a_bits, w_bits=w_bits)
 
+    def layer_unit(self, call):
+        """The ``bitslice`` array at the call's operand widths (2..8 bits, radix-4 coding), int32 sums."""
+        from hwgen.host.unit_layers import UnitLayer, integer_operands
+
+        if self.encoding != "radix4":
+            raise ConfigError("target", str(self), "bitslice:RxC:radix4 for signed layer operands")
+        a_bits, w_bits = integer_operands(call, widths=(8,))
+        return UnitLayer(get_unit("bitslice"), self.config, {"a_bits": max(2, a_bits), "w_bits": max(2, w_bits)})
+
     def __str__(self) -> str:
         return f"bitslice:{self.rows}x{self.cols}:{self.encoding}"
+
+
+@dataclass(frozen=True)
+class AdderTreeTarget(Target):
+    """``rows`` dot units of ``lanes`` multipliers and an adder tree each, sharing one activation vector.
+
+    Cycles are the ``addertree`` unit's (``hwgen.emulation.units.addertree_plan.TreePlan``).
+    """
+
+    rows: int = 8
+    lanes: int = 16
+    kind: str = field(default="addertree", init=False)
+
+    def __post_init__(self):
+        self.config  # noqa: B018  (AdderTreeConfig validates rows and lanes)
+
+    @property
+    def config(self) -> AdderTreeConfig:
+        """The unit's config: int8 operands, int32 sums."""
+        return AdderTreeConfig(self.rows, self.lanes, "int8", "int32")
+
+    @property
+    def pes(self) -> int:
+        """Multipliers of the target."""
+        return self.rows * self.lanes
+
+    def cycles(self, m: int, k: int, n: int) -> int:
+        """Cycles of one ``m x k x n`` product (``TreePlan.cycles``)."""
+        m, k, n = _check_shape(m=m, k=k, n=n)
+        return get_unit("addertree").cycles(self.config, m, k, n)
+
+    def layer_unit(self, call):
+        """The ``addertree`` array for an int8 GEMM with int32 sums."""
+        from hwgen.host.unit_layers import UnitLayer, integer_operands
+
+        integer_operands(call, widths=(8,))
+        return UnitLayer(get_unit("addertree"), self.config)
+
+    def __str__(self) -> str:
+        return f"addertree:{self.rows}x{self.lanes}"
+
+
+def _mul_name(mul) -> str:
+    """``'exact'``, or an LMul as its format and the policies that differ from the defaults."""
+    if not isinstance(mul, LMul):
+        return repr(mul)
+    fields = [f.name for f in dataclasses.fields(LMul) if f.name != "fmt"]
+    changed = [f"{k}={getattr(mul, k)!r}" for k in fields if getattr(mul, k) != getattr(LMul(mul.fmt), k)]
+    return f"LMul({', '.join([mul.fmt.name, *changed])})"
+
+
+#: Operand formats of the floating-point PE targets (``lmul:FMT``, ``fp-mac:FMT``) by their short names.
+FP_PE_FORMATS = {"e4m3": "float8_e4m3fn", "e5m2": "float8_e5m2", "bf16": "bfloat16"}
+#: Units of the floating-point PE targets, and the ``kind`` of their config.
+FP_PE_UNITS = {"fp-mac": "fp_mac", "lmul": "lmul"}
+#: Orders of a call's K-sum that equal the PE's (sequential from +0, one rounding per product).
+FP_PE_ORDERS = ("sequential", "chunked with chunk 1")
+
+
+@dataclass(frozen=True)
+class FpPETarget(Target):
+    """One floating-point dot-product PE (``fp-mac``: exact products; ``lmul``: L-Mul), float32 accumulator.
+
+    The PE streams the ``m * n`` dot products of a GEMM back to back, one product per cycle;
+    cycles are the unit's (``get_unit(unit).cycles``).
+
+    Parameters
+    ----------
+    unit : {"fp-mac", "lmul"}
+    fmt : {"e4m3", "e5m2", "bf16"}
+        Operand format (``float8_e4m3fn``, ``float8_e5m2``, ``bfloat16``).
+    """
+
+    unit: str = "fp-mac"
+    fmt: str = "e4m3"
+
+    def __post_init__(self):
+        if self.unit not in FP_PE_UNITS:
+            raise ConfigError("unit", self.unit, ", ".join(FP_PE_UNITS))
+        if self.fmt not in FP_PE_FORMATS:
+            raise ConfigError("fmt", self.fmt, ", ".join(FP_PE_FORMATS))
+
+    @property
+    def kind(self) -> str:
+        """The unit's name (``fp-mac`` or ``lmul``)."""
+        return self.unit
+
+    @property
+    def config(self) -> FpPEConfig:
+        """The unit's config: the target's operand format, float32 accumulator, the hardware's L-Mul policies."""
+        return FpPEConfig(FP_PE_UNITS[self.unit], FP_PE_FORMATS[self.fmt], "float32")
+
+    @property
+    def pes(self) -> int:
+        """Multipliers of the target (one PE)."""
+        return 1
+
+    def cycles(self, m: int, k: int, n: int) -> int:
+        """Cycles of one ``m x k x n`` product: ``m * n`` dot products of length ``k`` back to back."""
+        m, k, n = _check_shape(m=m, k=k, n=n)
+        return get_unit(self.unit).cycles(self.config, m, k, n)
+
+    def layer_unit(self, call):
+        """The PE for a GEMM of the target's format, a float32 accumulator and the PE's products and K order.
+
+        The PE's result then equals :func:`~hwgen.host.ir_exec.emulate_gemm` code for code,
+        except that a NaN result is the PE's canonical NaN (``0x7fc00000``) where the
+        emulator may give another NaN code (IEEE 754 leaves a NaN's sign open).
+
+        Raises
+        ------
+        ConfigError
+            Naming the call's formats, multiplier or order and what the PE computes.
+        """
+        from hwgen.emulation import get_format
+        from hwgen.emulation.units.catalog import fp_pe_multiplier
+        from hwgen.host.unit_layers import UnitLayer
+
+        cfg = self.config
+        fmt, mul = get_format(cfg.in_fmt), fp_pe_multiplier(cfg)
+        names = ", ".join(f"{k}={getattr(v, 'name', v)}" for k, v in (("a", call.a_format), ("w", call.b_format)))
+        names += f", acc={getattr(call.acc_format, 'name', call.acc_format)}, mul={_mul_name(call.mul)}"
+        wanted = f"{fmt.name} operands, a float32 accumulator and mul={_mul_name(mul)} on {self} for layer {call.name}"
+        ok = call.a_format == fmt and call.b_format == fmt and call.acc_format == get_format(cfg.acc_fmt)
+        if not ok or type(call.mul) is not type(mul) or call.mul != mul:
+            raise ConfigError("formats", names, wanted)
+        if self.unit == "fp-mac" and fmt.name == "bfloat16":
+            # emulate_gemm rounds bf16 products to float32 first where they may leave its range; the PE fuses them.
+            raise ConfigError("target", str(self), f"fp-mac:e4m3 or fp-mac:e5m2 for layer {call.name} (exact products)")
+        if not (call.order == "sequential" or (call.order == "chunked" and call.chunk == 1)):
+            order = call.order if call.order != "chunked" else f"chunked with chunk {call.chunk}"
+            raise ConfigError("order", order, f"{', '.join(FP_PE_ORDERS)} (the PE's K order) for layer {call.name}")
+        return UnitLayer(get_unit(self.unit), cfg)
+
+    def __str__(self) -> str:
+        return f"{self.unit}:{self.fmt}"
 
 
 @dataclass(frozen=True)
@@ -241,14 +413,43 @@ class SparseTarget(Target):
         return self.length * self.m_block // self.n_keep
 
     def cycles(self, m: int, k: int, n: int) -> int:
-        """``m`` GEMVs of ``n`` outputs over ``k``, streamed back to back (``hwgen.emulation.units.sparse_dsp_plan``).
+        """``m`` GEMVs of ``n`` outputs over ``k``, streamed back to back: the ``sparse-dsp`` unit's cycles.
 
-        ``stream_cycles(cfg, m * gemv_beats(cfg, n, k, mode))``: ``m`` times the GEMV's
-        beats, then the chain's pipeline depth once.
+        ``stream_cycles(cfg, m * gemv_beats(cfg, n, k, mode))`` in the target's mode
+        (``hwgen.emulation.units.sparse_dsp_plan``): ``m`` times the GEMV's beats, then
+        the chain's pipeline depth once.
         """
         m, k, n = _check_shape(m=m, k=k, n=n)
         cfg = self.config_for()
-        return stream_cycles(cfg, m * gemv_beats(cfg, n, k, len(cfg.modes) - 1))
+        return get_unit("sparse-dsp").cycles(cfg, m, k, n, mode=len(cfg.modes) - 1)
+
+    def layer_unit(self, call):
+        """The ``sparse-dsp`` chain in the target's mode for an int8 GEMM with int32 sums.
+
+        Each row of ``a`` is one GEMV ``y = W x`` with ``W = b.T``. An N:M mode runs the
+        call's weights N:M-pruned along K (``hwgen.host.nm_sparsity.prune_gemm_weights``,
+        as the host builds the weight stream): the layer's ``call`` is then the pruned
+        GEMM, the emulator's reference. The dense mode runs the call as is.
+
+        Raises
+        ------
+        ConfigError
+            Naming the call's formats unless they are signed integers of at most 8 bits,
+            exact products and an int32 accumulator.
+        """
+        import dataclasses
+
+        from hwgen.host.nm_sparsity import prune_gemm_weights
+        from hwgen.host.unit_layers import UnitLayer, integer_operands
+
+        integer_operands(call, widths=(8,))
+        cfg = self.config_for()
+        run = {"mode": len(cfg.modes) - 1}
+        if self.dense:
+            return UnitLayer(get_unit("sparse-dsp"), cfg, run)
+        pruned = prune_gemm_weights(call.b_format.decode(np.asarray(call.b_codes)), self.n_keep, self.m_block)
+        codes = np.asarray(call.b_format.encode(pruned)).astype(np.asarray(call.b_codes).dtype)
+        return UnitLayer(get_unit("sparse-dsp"), cfg, run, dataclasses.replace(call, b_codes=codes))
 
     def __str__(self) -> str:
         results = f":{self.results}" if self.results else ""
@@ -278,15 +479,37 @@ class PimTarget(Target):
         return self.channels * self.banks * self.config.lanes
 
     def cycles(self, m: int, k: int, n: int) -> int:
-        """``m`` GEMVs ``y = W x`` (``W`` is ``n x k``), each timed by the channel's event model.
+        """``m`` GEMVs ``y = W x`` (``W`` is ``n x k``): the ``pim`` unit's cycles on ``channels`` channels.
+
+        Each GEMV is timed by the channel's event model from an idle channel
+        (``hwgen.emulation.units.pim_plan.gemm_cycles``).
 
         Raises
         ------
         ConfigError
-            If ``W`` does not fit the banks' rows (``hwgen.host.pim_mapping.plan_gemv``).
+            If ``W`` does not fit the banks' rows (``hwgen.emulation.units.pim_plan.plan_gemv``).
         """
         m, k, n = _check_shape(m=m, k=k, n=n)
-        return m * gemv_cycles(plan_gemv(self.config, n, k, self.channels))
+        return get_unit("pim").cycles(self.config, m, k, n, channels=self.channels)
+
+    def layer_unit(self, call):
+        """The ``pim`` unit on ``channels`` channels for a GEMM of signed integers of at most 8 bits, int32 sums.
+
+        The channel computes in int8 lanes with a wrapping int32 MAC register, so such a
+        call's result is bit-exact (:func:`hwgen.host.unit_layers.integer_operands`).
+
+        Raises
+        ------
+        ConfigError
+            Naming the call's formats if they are not those, or if ``W`` does not fit the banks.
+        """
+        from hwgen.host.unit_layers import UnitLayer, integer_operands
+
+        cfg = self.config
+        integer_operands(call, widths=(cfg.dtype_format.width,), acc=cfg.acc)
+        k, n = np.shape(call.b_codes)
+        self.cycles(1, int(k), int(n))  # W must fit the banks
+        return UnitLayer(get_unit("pim"), cfg, {"channels": self.channels})
 
     def ideal_traffic(self, acts: float, weights: float, outs: float) -> tuple[float, float]:
         """Weights live in the DRAM banks: only ``x`` and ``y`` cross the link; the array reads all three."""
@@ -349,6 +572,10 @@ def _parse_single(text: str):
         return SystolicTarget(int(m[1]), int(m[2]), parts[1] if len(parts) == 2 else "ws")
     if kind == "bitslice" and len(parts) in (1, 2) and (m := re.fullmatch(r"(\d+)x(\d+)", parts[0])):
         return BitSliceTarget(int(m[1]), int(m[2]), parts[1] if len(parts) == 2 else "radix4")
+    if kind == "addertree" and len(parts) == 1 and (m := re.fullmatch(r"(\d+)x(\d+)", parts[0])):
+        return AdderTreeTarget(int(m[1]), int(m[2]))
+    if kind in FP_PE_UNITS and len(parts) == 1 and parts[0] in FP_PE_FORMATS:
+        return FpPETarget(kind, parts[0])
     if kind == "sparse" and len(parts) in (1, 3, 4) and all(p.isdigit() for p in parts):
         nm = tuple(int(p) for p in parts[1:]) if len(parts) > 1 else (1, 1)
         return SparseTarget(int(parts[0]), *nm)

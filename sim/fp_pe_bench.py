@@ -33,7 +33,11 @@ def suite_operands(suite: dict, fmt, rng: np.random.Generator) -> list[tuple[np.
     ``{"kind": "exhaustive"}``: every operand pair as a length-1 dot product.
     ``{"kind": "random", "count": n, "max_k": k, "corner_prob": p}``: ``n`` dot
     products of random length 1..k, each operand a corner code with probability p.
+    ``{"kind": "dots", "a": [[code, ...], ...], "b": [[code, ...], ...]}``: the given dot
+    products (``a[i]`` with ``b[i]``; a mapped GEMM's rows and columns).
     """
+    if suite["kind"] == "dots":
+        return [(np.asarray(a, np.int64), np.asarray(b, np.int64)) for a, b in zip(suite["a"], suite["b"], strict=True)]
     if suite["kind"] == "exhaustive":
         codes = np.arange(1 << fmt.width, dtype=np.int64)
         a, b = np.repeat(codes, codes.size), np.tile(codes, codes.size)
@@ -77,6 +81,10 @@ class SuiteResult:
     passed: bool
     latency_checked: bool
     mismatches: list[str] = field(default_factory=list)
+    #: The output codes the PE produced, in order.
+    outputs: list[int] = field(default_factory=list)
+    #: Cycles from the first accepted input beat to the last result, both included.
+    span: int = 0
 
 
 class FpPEBench(ClockedBench):
@@ -142,7 +150,9 @@ class FpPEBench(ClockedBench):
             ][:20]
             if valid_prob == 1.0 and not np.all(np.diff(taken) == 1):
                 mismatches.append("input stalled at full rate")
-        return SuiteResult(name, len(dots), len(beats), self.cycle - start, not mismatches, timed, mismatches)
+        span = monitor.cycles[-1] - driver.taken_cycles[0] + 1
+        cycles = self.cycle - start
+        return SuiteResult(name, len(dots), len(beats), cycles, not mismatches, timed, mismatches, monitor.beats, span)
 
 
 @cocotb.test()

@@ -1,4 +1,10 @@
-"""cocotb bench for the PIM channel: a command program, values bit-exact and cycles equal to the model."""
+"""cocotb bench for the PIM channel: a command program, values bit-exact and cycles equal to the model.
+
+A job holds either one ``program`` (the regression: run from reset) or a list of
+``segments`` (a mapped layer, :func:`hwgen.sim.unit_layers.pim_layer`): each segment runs
+from reset, and the channel is reset between segments while its banks keep their data,
+so weights written in one segment are read by the GEMVs of the next ones.
+"""
 
 from __future__ import annotations
 
@@ -7,8 +13,9 @@ import random
 from pathlib import Path
 
 import cocotb
+from cocotb.triggers import RisingEdge
 
-from hwgen.emulation.pim_model import PimCommand, PimConfig, PimOp, PimRun, run_program
+from hwgen.emulation.pim_model import PimCommand, PimConfig, PimModel, PimOp, PimRun
 from hwgen.host.pim_mapping import output_codes, pack_command, unpack_output
 from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import load_job
@@ -50,43 +57,75 @@ class PimBench(ClockedBench):
 
     async def run(self, program: list[PimCommand]) -> dict:
         """Execute ``program`` (from reset) and return the report dict."""
-        model = run_program(self.cfg, program)
+        return await self._segment(PimModel(self.cfg), program)
+
+    async def run_segments(self, segments: list[list[PimCommand]]) -> dict:
+        """Execute each program of ``segments`` from reset, the banks keeping their data; one report each.
+
+        Returns ``{"segments": [...], "passed": ...}``; each segment's report is :meth:`run`'s,
+        its cycles counted from the segment's first cycle after reset, plus ``beats`` (the
+        RTL's own output beats as ``[op, data codes, accumulator codes]``), ``issue_cycles``
+        and ``out_cycles``.
+        """
+        model, reports = PimModel(self.cfg), []
+        for i, program in enumerate(segments):
+            if i:
+                await self.restart()
+                storage, model = model.storage, PimModel(self.cfg)
+                model.storage = storage  # DRAM keeps its data over a reset; timing and registers restart
+            report = await self._segment(model, program)
+            reports.append(report)
+        return {"segments": reports, "passed": all(r["passed"] for r in reports)}
+
+    async def restart(self, cycles: int = 2) -> None:
+        """Hold ``rst`` for ``cycles`` rising edges with the clock running (the bank memories are not reset)."""
+        self.dut.rst.value = 1
+        for _ in range(cycles):
+            await RisingEdge(self.dut.clk)
+        self.dut.rst.value = 0
+
+    async def _segment(self, model: PimModel, program: list[PimCommand]) -> dict:
+        """Send ``program`` from the channel's state after reset and check it against ``model`` run on it."""
+        base, cmd0, out0 = self.cycle, len(self.cmds.taken_cycles), len(self.outs.beats)
+        want = model.run(program)
         self.cmds.send(pack_command(self.cfg, c) for c in program)
-        limit = 20 * model.cycles + 1000
-        while not self.cmds.idle or len(self.outs.beats) < len(model.outputs):
+        limit = base + 20 * want.cycles + 1000
+        while not self.cmds.idle or len(self.outs.beats) - out0 < len(want.outputs):
             if self.cycle > limit:
-                raise TimeoutError(f"PIM program stalled: {len(self.outs.beats)} outputs after {limit} cycles")
+                raise TimeoutError(f"PIM program stalled: {len(self.outs.beats) - out0} outputs after {limit} cycles")
             await self._step()
         for _ in range(4):  # let a late error flag show
             await self._step()
-        return self._report(model)
+        issues = [c - base for c in self.cmds.taken_cycles[cmd0:]]
+        outs = [c - base for c in self.outs.cycles[out0:]]
+        return self._report(want, self.outs.beats[out0:], issues, outs)
 
-    def _report(self, model: PimRun) -> dict:
-        mismatches = []
-        for i, (beat, want) in enumerate(zip(self.outs.beats, model.outputs, strict=False)):
-            op, data, mac = unpack_output(self.cfg, beat)
+    def _report(self, model: PimRun, beats: list[int], issues: list[int], outs: list[int]) -> dict:
+        mismatches, decoded = [], [unpack_output(self.cfg, beat) for beat in beats]
+        for i, ((op, data, mac), want) in enumerate(zip(decoded, model.outputs, strict=False)):
             got = mac if op == PimOp.RD_MAC else data
             if op != want.op or got != output_codes(self.cfg, want):
                 mismatches.append(
                     f"output {i}: got {op.name} {got}, want {want.op.name} {output_codes(self.cfg, want)}"
                 )
-        if len(self.outs.beats) != len(model.outputs):
-            mismatches.append(f"got {len(self.outs.beats)} outputs, want {len(model.outputs)}")
-        cycles_equal = self.cmds.taken_cycles == model.issue_cycles and self.outs.cycles == [
-            o.cycle for o in model.outputs
-        ]
+        if len(beats) != len(model.outputs):
+            mismatches.append(f"got {len(beats)} outputs, want {len(model.outputs)}")
+        cycles_equal = issues == model.issue_cycles and outs == [o.cycle for o in model.outputs]
         error = int(self.dut.error.value)
         return {
             "commands": len(model.issue_cycles),
-            "outputs": len(self.outs.beats),
+            "outputs": len(beats),
             "mismatches": mismatches[:20],
             "error_flag": error,
             "full_rate": self.full_rate,
-            "cycles": (self.outs.cycles[-1:] or self.cmds.taken_cycles[-1:] or [-1])[-1] + 1,
+            "cycles": (outs[-1:] or issues[-1:] or [-1])[-1] + 1,
             "model_cycles": model.cycles,
             "cycles_equal": cycles_equal,
             "refreshes": len(model.refreshes),
             "passed": not mismatches and not error and (cycles_equal or not self.full_rate),
+            "beats": [[int(op), list(data), list(mac)] for op, data, mac in decoded],
+            "issue_cycles": issues,
+            "out_cycles": outs,
         }
 
     async def _step(self) -> None:
@@ -95,11 +134,14 @@ class PimBench(ClockedBench):
 
 @cocotb.test()
 async def pim_regression(dut):
-    """Run the job's program and write a JSON report beside it."""
+    """Run the job's program (or its segments) and write a JSON report beside it."""
     job = load_job()
     cfg = PimConfig.from_dict(job["config"])
     bench = PimBench(dut, cfg, job["valid_prob"], job["ready_prob"], job["seed"])
     await bench.reset()
-    report = await bench.run([command_from_dict(d) for d in job["program"]])
+    if "segments" in job:
+        report = await bench.run_segments([[command_from_dict(d) for d in seg] for seg in job["segments"]])
+    else:
+        report = await bench.run([command_from_dict(d) for d in job["program"]])
     Path(job["report"]).write_text(json.dumps(report, indent=1))
     assert report["passed"], report

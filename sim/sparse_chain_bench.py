@@ -14,10 +14,10 @@ from hwgen.emulation.sparse_chain import SparseChainConfig
 from hwgen.emulation.units.sparse_dsp_plan import gemv_cycles, latency, stream_cycles
 from hwgen.sim.clocked_bench import ClockedBench
 from hwgen.sim.cocotb_runner import CocotbRun, flow_job, load_job
-from hwgen.sim.sparse_chain_vectors import GemvCase, check_outputs, make_case
+from hwgen.sim.sparse_chain_vectors import GIVEN, GemvCase, check_outputs, make_case, out_codes
 from hwgen.sim.streams import StreamDriver, StreamMonitor
 
-__all__ = ["CaseResult", "SparseChainBench", "run_sparse_chain_regression"]
+__all__ = ["CaseResult", "SparseChainBench", "job_cases", "run_sparse_chain_regression"]
 
 
 @dataclass
@@ -113,13 +113,30 @@ class SparseChainBench(ClockedBench):
         await self.step((self.weights, self.acts, self.outs))
 
 
+def job_cases(cfg: SparseChainConfig, job: dict) -> list[GemvCase]:
+    """The job's GEMVs: seeded random ones, and ``"given"`` ones of ``job["weights"]`` and the case's ``x``.
+
+    A mapped layer runs one given case per activation row (pair of rows when packed), all
+    sharing the layer's pruned weights, so the job carries the weights once.
+    """
+    rng = np.random.default_rng(job["seed"])
+    cases = []
+    for c in job["cases"]:
+        operands = (job["weights"], c["x"]) if c["kind"] == GIVEN else None
+        cases.append(make_case(cfg, c["mode"], c["rows"], c["cols"], rng, c["kind"], operands))
+    return cases
+
+
 @cocotb.test()
 async def sparse_chain_regression(dut):
-    """Run the GEMVs of the job file (every listed mode and operand kind) and write a JSON report."""
+    """Run the GEMVs of the job file (every listed mode and operand kind) and write a JSON report.
+
+    With ``job["keep_outputs"]`` the report also lists every ``o_out`` beat the RTL sent
+    as ``(tokens, lanes)`` int32 codes (``"outputs"``), for the host to read its result from.
+    """
     job = load_job()
     cfg = SparseChainConfig.from_dict(job["config"])
-    rng = np.random.default_rng(job["seed"])
-    cases = [make_case(cfg, c["mode"], c["rows"], c["cols"], rng, c["kind"]) for c in job["cases"]]
+    cases = job_cases(cfg, job)
     bench = SparseChainBench(dut, cfg, job["valid_prob"], job["ready_prob"], job["seed"])
     await bench.reset()
     results, total = await bench.run(cases)
@@ -132,6 +149,8 @@ async def sparse_chain_regression(dut):
         "total_cycles": total,
         "expected_total_cycles": stream_cycles(cfg, beats) if bench.full_rate else None,
     }
+    if job.get("keep_outputs"):
+        report["outputs"] = [out_codes(cfg, payload).tolist() for payload in bench.outs.beats]
     Path(job["report"]).write_text(json.dumps(report, indent=1))
     failed = [r for r in results if not r.passed]
     assert report["total_outputs"] == report["expected_total_outputs"], "surplus outputs"

@@ -17,6 +17,7 @@ from hwgen.host.nm_sparsity import act_stream, encode_nm_stream, gather_outputs,
 from hwgen.sim.packing import pack_lanes, unpack_lanes
 
 __all__ = [
+    "GIVEN",
     "KINDS",
     "GemvCase",
     "act_payload",
@@ -28,6 +29,8 @@ __all__ = [
 
 #: Operand kinds: seeded random with corners, and the two extremes of the packed guard band.
 KINDS = ("random", "worst_pos", "worst_neg")
+#: Kind of a case whose operands are given (a mapped layer's pruned weights and activations), not generated.
+GIVEN = "given"
 
 
 def weight_payload(cfg: SparseChainConfig, beat: WeightBeat) -> int:
@@ -87,16 +90,25 @@ def _operands(cfg, kind: str, rows: int, cols: int, rng: np.random.Generator):
     return w, x
 
 
-def make_case(cfg: SparseChainConfig, mode: int, rows: int, cols: int, rng: np.random.Generator, kind="random"):
+def make_case(
+    cfg: SparseChainConfig, mode: int, rows: int, cols: int, rng: np.random.Generator, kind="random", operands=None
+):
     """Random (or worst-case) matrix pruned to the mode's N:M, its streams and the golden outputs.
 
-    ``cols`` must be a multiple of the mode's ``m``.
+    ``cols`` must be a multiple of the mode's ``m``. Kind ``"given"`` takes ``operands``,
+    ``(weights, x)`` of shapes ``(rows, cols)`` and ``(tokens, cols)``, as they are: the
+    host pruned the weights (any ``cols``), and a block that is not N:M is a ValueError.
     """
-    if kind not in KINDS:
-        raise ValueError(f"kind={kind!r} is not allowed; allowed: {', '.join(KINDS)}")
+    if kind not in (*KINDS, GIVEN) or (kind == GIVEN) != (operands is not None):
+        raise ValueError(f"kind={kind!r} is not allowed; allowed: {', '.join(KINDS)}, or {GIVEN} with operands")
     n, m = cfg.nm(mode)
-    w, x = _operands(cfg, kind, rows, cols, rng)
-    pruned = prune_nm(w, n, m)
+    if kind == GIVEN:
+        pruned, x = (np.asarray(v, np.int64) for v in operands)
+        if pruned.shape != (rows, cols) or x.shape != (cfg.tokens, cols):
+            raise ValueError(f"operands {pruned.shape}, {x.shape}; allowed: {(rows, cols)}, {(cfg.tokens, cols)}")
+    else:
+        w, x = _operands(cfg, kind, rows, cols, rng)
+        pruned = prune_nm(w, n, m)
     beats = encode_nm_stream(cfg, pruned, mode)
     acts = act_stream(cfg, x, rows, mode)
     return GemvCase(mode, kind, pruned, x, beats, acts, run_chain(cfg, beats, acts))

@@ -30,6 +30,8 @@ class PhaseReport:
     first_in: int
     out_cycles: list[int]
     mismatches: list[str] = field(default_factory=list)
+    #: The output payloads as received (what a mapped layer's result is decoded from).
+    beats: list[int] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -78,6 +80,7 @@ class StreamBench(ClockedBench):
         report = PhaseReport(phase["name"], len(monitor.beats), min(firsts, default=first) - first, [])
         report.out_cycles = [c - first for c in monitor.cycles]
         report.mismatches = _compare(monitor.beats, expected)
+        report.beats = [int(b) for b in monitor.beats]
         return report
 
 

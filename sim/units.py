@@ -262,13 +262,24 @@ def _top_cases(cfg, job, report):
 
 
 def _attach_all() -> None:
-    attach_bench("systolic", Bench("hwgen.sim.systolic_bench", _systolic_job, _systolic_cases, gemms=True))
-    attach_bench("bitslice", Bench("hwgen.sim.stream_bench", _bitslice_job, _stream_cases, gemms=True))
-    attach_bench("addertree", Bench("hwgen.sim.stream_bench", _addertree_job, _stream_cases, gemms=True))
+    from hwgen.sim.unit_layers import (
+        addertree_layer,
+        bitslice_layer,
+        fp_pe_layer,
+        pim_layer,
+        sparse_dsp_layer,
+        systolic_layer,
+    )
+
+    stream = "hwgen.sim.stream_bench"
+    attach_bench("systolic", Bench("hwgen.sim.systolic_bench", _systolic_job, _systolic_cases, True, systolic_layer))
+    attach_bench("bitslice", Bench(stream, _bitslice_job, _stream_cases, gemms=True, layer=bitslice_layer))
+    attach_bench("addertree", Bench(stream, _addertree_job, _stream_cases, gemms=True, layer=addertree_layer))
     for name in ("lmul", "fp-mac"):
-        attach_bench(name, Bench("hwgen.sim.fp_pe_bench", _fp_pe_job, _fp_pe_cases))
-    attach_bench("sparse-dsp", Bench("hwgen.sim.sparse_chain_bench", _sparse_job, _sparse_cases))
-    attach_bench("pim", Bench("hwgen.sim.pim_bench", _pim_job, _pim_cases))
+        attach_bench(name, Bench("hwgen.sim.fp_pe_bench", _fp_pe_job, _fp_pe_cases, layer=fp_pe_layer))
+    sparse = Bench("hwgen.sim.sparse_chain_bench", _sparse_job, _sparse_cases, layer=sparse_dsp_layer)
+    attach_bench("sparse-dsp", sparse)
+    attach_bench("pim", Bench("hwgen.sim.pim_bench", _pim_job, _pim_cases, layer=pim_layer))
     attach_bench("top", Bench("hwgen.sim.top_bench", _top_job, _top_cases))
 
 

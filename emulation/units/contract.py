@@ -22,6 +22,7 @@ __all__ = [
     "UNITS",
     "Bench",
     "Hardware",
+    "LayerJob",
     "Unit",
     "attach_bench",
     "attach_hardware",
@@ -72,12 +73,37 @@ class Bench:
         utilisation) and ``mismatches``; None if the report lacks a case of the job.
     gemms : bool
         True if ``job`` takes GEMM shapes (``hwgen sim --gemm``).
+    layer : callable or None
+        ``layer(cfg, a, b, **run)``: a :class:`LayerJob` that streams these operands
+        (a mapped layer's GEMM ``a @ b``, integer codes) through the unit at full rate and
+        reads the unit's own result codes and cycles back from the bench's report. None:
+        the unit runs no mapped layers on its RTL yet.
     """
 
     module: str
     job: Callable
     cases: Callable
     gemms: bool = False
+    layer: Callable | None = None
+
+
+@dataclass(frozen=True)
+class LayerJob:
+    """One mapped GEMM for a unit's bench: the job, and how to read the result from the bench's report.
+
+    Attributes
+    ----------
+    job : dict
+        JSON-serialisable job of the unit's bench module.
+    read : callable
+        ``read(report)``: ``(codes, cycles)``, the ``m x n`` result codes the RTL produced
+        (decoded from its output beats, not copied from the golden model) and the
+        cycles from the first accepted input to the last output, both included.
+        ValueError if the report lacks outputs.
+    """
+
+    job: dict
+    read: Callable
 
 
 @dataclass(eq=False)

@@ -33,7 +33,20 @@ def _one_line_error(capsys, argv, *words):
         (["--scratchpad", "64,256"], ("--scratchpad", "W,A,O")),
         (["--layer", "layer9.attn.q", "--text", "hi"], ("--layer", "layer0.attn.q")),
         (["--sentences", "/nonexistent/file.txt"], ("--sentences",)),
-        (["--target", "systolic:4x4:os", "--layer", "layer0.attn.q", "--text", "hi"], ("ws, is or auto",)),
+        (["--target", "systolic:4x4:os", "--programs", "--text", "hi"], ("ws, is or auto",)),  # the top has no os
+        (
+            [
+                "--target",
+                "pim:16ch",
+                "--layer",
+                "layer0.attn.q",
+                "--text",
+                "hi",
+                "--formats",
+                "w=int8,a=int8,acc=int16",
+            ],
+            ("--formats", "int32 accumulator"),
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2(capsys, argv, words):

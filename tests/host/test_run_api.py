@@ -73,7 +73,8 @@ def test_decoder_tables_per_phase():
         ({"sentences": "one sentence"}, ("sentences='one sentence'", "list of str")),
         ({"sentences": ["ok", " "]}, ("sentences=' '", "non-blank")),
         ({"phase": "both"}, ("phase='both'", "only with model='decoder'")),
-        ({"model": "decoder", "layer": "x"}, ("layer='x'", "only with model='minilm'")),
+        ({"model": "decoder", "layer": "x"}, ("layer='x'", "layer0.attn.q")),  # decode-phase layers
+        ({"model": "decoder", "layer": "layer0.attn.q", "phase": "prefill"}, ("layer=", "decode-phase")),
         ({"columns": 4}, ("columns=4", "layer=NAME")),
         ({"programs": True, "backend": "device", "device": "emulated://"}, ("programs=True", "emulator")),
         ({"simulator": "icarus"}, ("simulator='icarus'", "rtl")),
@@ -84,7 +85,17 @@ def test_decoder_tables_per_phase():
         ({"bandwidth": float("nan")}, ("bandwidth=nan", "finite positive")),
         ({"progress": 5}, ("progress=5", "callable")),
         ({"layer": "layer9.attn.q", "sentences": ["hi"]}, ("layer='layer9.attn.q'", "layer0.attn.q")),
-        ({"target": "systolic:4x4:os", "layer": "layer0.attn.q", "sentences": ["hi"]}, ("ws, is or auto",)),
+        # Programs run on the accelerator top, which has no output-stationary array.
+        ({"target": "systolic:4x4:os", "programs": True, "sentences": ["hi"]}, ("ws, is or auto",)),
+        (
+            {
+                "target": "pim:16ch",
+                "layer": "layer0.attn.q",
+                "formats": "w=float8_e4m3fn,a=float8_e4m3fn,acc=float32",
+                "sentences": ["hi"],
+            },
+            ("formats=", "signed integer operands"),
+        ),
     ],
 )
 def test_bad_arguments_name_the_value(kwargs, words):
