@@ -6,9 +6,10 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+from hwgen.emulation.errors import ConfigError
 from hwgen.host.mapper import device_info, map_workloads
 from hwgen.host.perf_model import DEFAULT_BANDWIDTH, LayerPerf, Quant, model_perf
-from hwgen.host.targets import MixedTarget, SystolicTarget
+from hwgen.host.targets import MixedTarget, Target
 
 __all__ = [
     "analyse",
@@ -31,8 +32,10 @@ def top_info(target, quant=None, depths=None, max_payload=None):
     from hwgen.emulation.int_format import IntFormat
     from hwgen.host.mapper import DEFAULT_DEPTHS
 
-    single = target.prefill if isinstance(target, MixedTarget) else target
-    if not isinstance(single, SystolicTarget):
+    if not isinstance(target, Target | MixedTarget):
+        raise ConfigError("target", target, "a parsed target (hwgen.host.targets.parse_target)")
+    single = target.for_phase("prefill")
+    if not single.hosts_on_top:
         return None
     q = quant or Quant()
     value = getattr(q.w, "element", q.w)

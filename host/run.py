@@ -18,7 +18,6 @@ from hwgen.host.backends import BACKENDS, get_backend
 from hwgen.host.perf_model import DEFAULT_BANDWIDTH
 from hwgen.host.run_checks import MODELS, check_options, checked_policy, checked_target
 from hwgen.host.run_result import EmbeddingCheck, GenerationCheck, LayerCheck, LayerTable, RunResult
-from hwgen.host.targets import MixedTarget, SystolicTarget
 
 __all__ = [
     "DEFAULT_FORMATS",
@@ -130,6 +129,7 @@ def run(
 
     info = top_info(target, policy.default, None if scratchpad is None else tuple(scratchpad))
     opts = dict(layer=layer, columns=columns, device=device, programs=programs, simulator=simulator)
+    opts["layer_phase"] = "decode" if model == "decoder" else "prefill"
     make = (lambda: _make_backend(backend, target, info, **opts)) if execute else (lambda: None)
     tick = progress or (lambda stage, done, total: None)
     common = dict(target=str(target), formats=str(policy), bandwidth=bandwidth)
@@ -230,23 +230,24 @@ def _on_unit(single, backend: str, layer, programs: bool) -> bool:
     The top hosts the systolic array in the ws and is dataflows; every other target, and the
     output-stationary array, runs its mapped layers on its own unit.
     """
-    on_top = isinstance(single, SystolicTarget) and single.dataflow in ("ws", "is", "auto")
+    on_top = single.top_dataflow is not None
     return backend in ("emulator", "rtl") and (bool(layer) or backend == "rtl") and not on_top and not programs
 
 
-def _make_backend(backend, target, info, layer, columns, device, programs, simulator):
-    """The run's backend, opened (a device answers its PING here, before any long work)."""
+def _make_backend(backend, target, info, layer, columns, device, programs, simulator, layer_phase="prefill"):
+    """The run's backend, opened (a device answers its PING here, before any long work).
+
+    ``layer_phase``: the phase whose target runs a ``layer`` (the decoder's layer runs are decode GEMVs).
+    """
     if not isinstance(backend, str):
         return backend
-    single = target.prefill if isinstance(target, MixedTarget) else target
-    if layer and isinstance(target, MixedTarget):
-        single = target.decode  # a decoder layer run is a decode-phase GEMV
+    single = target.for_phase(layer_phase if layer else "prefill")
     if _on_unit(single, backend, layer, programs):
         from hwgen.host.unit_layers import UnitBackend
 
         options = {} if backend == "emulator" or simulator is None else {"simulator": simulator}
         return UnitBackend(single, backend, **options)
-    flow = single.dataflow if isinstance(single, SystolicTarget) else "ws"
+    flow = single.top_dataflow or ("os" if single.hosts_on_top else "ws")
     on_top = backend != "emulator" or programs or bool(layer)
     if flow == "os" and on_top:
         raise ConfigError("target", str(target), "a ws, is or auto dataflow: the accelerator top runs ws/is programs")

@@ -59,6 +59,14 @@ class Target:
     override the rest.
     """
 
+    #: True for a target whose array the accelerator top hosts (it then answers ``top_dataflow``).
+    hosts_on_top = False
+
+    @property
+    def top_dataflow(self) -> str | None:
+        """The dataflow the accelerator top runs this target in, or None if the top cannot run it."""
+        return None
+
     def for_phase(self, phase: str):
         """The target that runs ``phase`` (``"prefill"`` or ``"decode"``): a single target runs both."""
         if phase not in ("prefill", "decode"):
@@ -114,6 +122,13 @@ class SystolicTarget(Target):
         if self.dataflow not in DATAFLOWS:
             raise ConfigError("dataflow", self.dataflow, ", ".join(DATAFLOWS))
         self.array()  # ArrayConfig validates rows and cols
+
+    hosts_on_top = True
+
+    @property
+    def top_dataflow(self) -> str | None:
+        """The target's dataflow if the top runs it (``ws``, ``is`` or ``auto``); None for ``os``."""
+        return self.dataflow if self.dataflow in (*TOP_DATAFLOWS, "auto") else None
 
     def array(self, dataflow: str | None = None) -> ArrayConfig:
         """The unit's config of this array in ``dataflow`` (default: the target's; ``auto`` stands as ``ws``)."""
