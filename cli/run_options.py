@@ -13,6 +13,7 @@ from pathlib import Path
 
 from hwgen.emulation.errors import ConfigError
 from hwgen.host.run import MODELS
+from hwgen.host.run_checks import parsed_option
 
 __all__ = ["MODELS", "RunSetup", "parsed_option", "read_sentences", "validate_run_args"]
 
@@ -84,21 +85,6 @@ def validate_run_args(args: argparse.Namespace) -> RunSetup:
     if args.json is not None:
         _check_writable_file(args.json, "json")
     return RunSetup(target, policy, depths, backend, simulator)
-
-
-def parsed_option(option: str, text: str, parse):
-    """``parse(text)``, with an error inside the text reported against ``--option`` and the whole text.
-
-    ``--target systolic:0x4`` then reads ``--target 'systolic:0x4' (rows=0)``, not ``--rows 0``,
-    which is no option of the command.
-    """
-    try:
-        return parse(text)
-    except ConfigError as exc:
-        if exc.field == option:
-            raise
-        inner = exc.value if isinstance(exc.value, str) else repr(exc.value)
-        raise ConfigError(option, f"{text} ({exc.field}={inner})", exc.allowed) from None
 
 
 def read_sentences(args: argparse.Namespace, default: tuple[str, ...]) -> list[str]:

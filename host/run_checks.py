@@ -12,7 +12,7 @@ from hwgen.host.backends import BACKENDS, get_backend
 from hwgen.host.quant_policy import Policy, parse_policy
 from hwgen.host.targets import TARGET_FORMS, MixedTarget, Target, parse_target
 
-__all__ = ["MODELS", "check_options", "checked_policy", "checked_target"]
+__all__ = ["MODELS", "check_options", "checked_policy", "checked_target", "parsed_option"]
 
 MODELS = ("minilm", "decoder")
 _PHASES = ("prefill", "decode", "both")
@@ -25,7 +25,7 @@ def checked_policy(formats) -> Policy:
         return formats
     if not isinstance(formats, str):
         raise ConfigError("formats", formats, "a quantisation policy such as w=int8,a=int8,acc=int32, or a Policy")
-    policy = _parsed("formats", formats, parse_policy)
+    policy = parsed_option("formats", formats, parse_policy)
     if policy is None:
         raise ConfigError("formats", formats, "a quantisation policy such as w=int8,a=int8,acc=int32")
     return policy
@@ -36,11 +36,15 @@ def checked_target(target):
         return target
     if not isinstance(target, str):
         raise ConfigError("target", target, f"a target text ({_TARGET_FORMS}) or a parsed target")
-    return _parsed("target", target, parse_target)
+    return parsed_option("target", target, parse_target)
 
 
-def _parsed(option: str, text: str, parse):
-    """``parse(text)``, with an error inside the text reported against ``option`` and the whole text."""
+def parsed_option(option: str, text: str, parse):
+    """``parse(text)``, with an error inside the text reported against ``option`` and the whole text.
+
+    ``target="systolic:0x4"`` then reads ``target='systolic:0x4 (rows=0)'``, not ``rows=0``,
+    which is no argument (or command-line option) of its own.
+    """
     try:
         return parse(text)
     except ConfigError as exc:
